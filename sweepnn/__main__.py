@@ -1,0 +1,3 @@
+from sweepnn.cli import main
+
+main()

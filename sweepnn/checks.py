@@ -1,0 +1,119 @@
+"""Checks across the sections of a validated recipe, and of every value its search can put in it."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from sweepnn.config import Recipe
+from sweepnn.datasets import task_of
+from sweepnn.errors import choices_text
+from sweepnn.locations import Loc, dotted, raw_loc
+from sweepnn.options.losses import LOSSES
+from sweepnn.options.metrics import METRICS
+from sweepnn.options.search import SAMPLERS
+from sweepnn.paths import applies, set_path
+from sweepnn.space import plan, written
+
+NAME_MAX = 100  # a study name's length, leaving room for the -smoke and -best suffixes
+
+
+def cross_problems(recipe: Recipe, explicit_pruner: bool) -> list[tuple[Loc, str]]:
+    """Checks across sections that a single field cannot make on its own."""
+    s = recipe.search
+    out: list[tuple[Loc, str]] = []
+    if len(recipe.name) > NAME_MAX:
+        out.append(
+            (("name",), f"a study name has at most {NAME_MAX} characters (this one has {len(recipe.name)})")
+        )
+    sampler = SAMPLERS[s.sampler.name]
+    if len(s.objectives) > 1:
+        if not sampler.multi_objective:
+            able = [n for n, spec in SAMPLERS.items() if spec.multi_objective]
+            out.append(
+                (
+                    ("search", "sampler"),
+                    f"{sampler.name} optimizes one objective; with several use one of: {choices_text(able)}",
+                )
+            )
+        if explicit_pruner and s.pruner is not None and s.pruner.name != "none":
+            out.append(
+                (("search", "pruner"), "Optuna cannot prune multi-objective studies; use pruner: none")
+            )
+        metrics = [o.metric for o in s.objectives]
+        if len(set(metrics)) != len(metrics):
+            out.append((("search", "objective"), "the same metric is listed twice"))
+    task = task_of(recipe.data)
+    if recipe.train.loss is not None and LOSSES[recipe.train.loss.name].task != task:
+        fitting = [n for n, spec in LOSSES.items() if spec.task == task]
+        out.append(
+            (
+                ("train", "loss"),
+                f"{recipe.train.loss.name} is a {LOSSES[recipe.train.loss.name].task} loss"
+                f" but {recipe.data.name} is a {task} dataset; use one of: {choices_text(fitting)}",
+            )
+        )
+    metric_locs = [
+        (("search", "objective", *((i,) if isinstance(s.objective, list) else ())), o.metric)
+        for i, o in enumerate(s.objectives)
+    ]
+    if recipe.train.early_stopping is not None:
+        metric_locs.append((("train", "early_stopping", "metric"), recipe.train.early_stopping.metric))
+    for loc, metric in metric_locs:
+        if METRICS[metric].task not in (None, task):
+            fitting = [n for n, spec in METRICS.items() if spec.task in (None, task)]
+            out.append(
+                (
+                    loc,
+                    f"{metric} is not recorded for {task} ({recipe.data.name}); use one of:"
+                    f" {choices_text(fitting)}",
+                )
+            )
+    if sampler.needs_grid:
+        for p in plan(s.space):
+            if p.kind == "float" and p.spec.step is None:
+                out.append(
+                    (
+                        ("search", "space", p.path),
+                        f"the grid sampler needs a finite set of values: give {p.path} choices or a step",
+                    )
+                )
+    return out
+
+
+def sampled_problems(recipe: Recipe, explicit_pruner: bool) -> list[tuple[Loc, str]]:
+    """Each choice and range end, put into the base recipe alone, must give a valid recipe: a value
+    that is fine for its field can still break the whole (a regression dataset under an accuracy
+    objective, a depth that no longer matches per-layer dropout rates)."""
+    out: list[tuple[Loc, str]] = []
+    full = recipe.model_dump()  # with defaults: which option is in force decides what applies
+    for path, spec in recipe.search.space.items():
+        tries = (
+            [("choices", i, c) for i, c in enumerate(spec.choices)]
+            if spec.choices is not None
+            else [(end, None, getattr(spec, end)) for end in ("low", "high")]
+        )
+        for key, index, value in tries:
+            if not applies(full, path):
+                continue  # depends on another searched choice; checked through that choice
+            raw = written(recipe)
+            set_path(raw, path, value)
+            loc = ("search", "space", path, key, *(() if index is None else (index,)))
+            try:
+                trial = Recipe.model_validate(raw)
+            except ValidationError as e:
+                err = e.errors()[0]
+                where = dotted(raw_loc(tuple(err["loc"]), raw)[0])
+                why = err["msg"].removeprefix("Value error, ")
+                out.append((loc, f"{path} = {value!r} breaks the recipe: {where}: {why}"))
+                continue
+            if task_of(trial.data) != task_of(recipe.data):
+                out.append(
+                    (
+                        loc,
+                        f"{path} = {value!r} turns {task_of(recipe.data)} into {task_of(trial.data)};"
+                        " one study optimizes one kind of objective: sweep each task in its own recipe",
+                    )
+                )
+                continue
+            out += [(loc, f"{path} = {value!r}: {msg}") for _, msg in cross_problems(trial, explicit_pruner)]
+    return out

@@ -1,0 +1,227 @@
+"""The `sweepnn` command: each command parses its arguments, calls the library and renders.
+
+Heavy modules (torch, optuna, pandas) are imported inside commands, so `sweepnn --help` and
+`sweepnn validate` start without them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from sweepnn import __version__
+from sweepnn.errors import RecipeError, SweepnnError
+
+app = typer.Typer(
+    help="Which training techniques make this network train well? Sweep a YAML recipe with Optuna.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+_state = {"debug": False}
+err_console = Console(stderr=True, highlight=False)
+
+
+def _console() -> Console:
+    """stdout console; when it is not a terminal (CI logs, pipes) tables get room instead of 80 columns."""
+    import os
+
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    return Console(width=int(os.environ.get("COLUMNS", "200")), highlight=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sweepnn {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def _errors_to_exit(fn):
+    """SweepnnError -> 'Error: ...' on stderr and its exit code; a traceback only with --debug."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SweepnnError as e:
+            if _state["debug"]:
+                raise
+            err_console.print(f"[bold red]Error:[/] {e}", markup=True, soft_wrap=True)
+            raise typer.Exit(e.exit_code) from None
+
+    return wrapper
+
+
+@app.command()
+@_errors_to_exit
+def run(
+    recipe: Annotated[Path, typer.Argument(help="The recipe file (YAML).", show_default=False)],
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="Trial budget (overrides search.n_trials).")
+    ] = None,
+    timeout: Annotated[
+        str | None, typer.Option(help="Stop starting trials after this long: 90s, 10m, 1h.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of training and sampling (overrides train.seed).")
+    ] = None,
+    smoke: Annotated[
+        bool, typer.Option("--smoke", help="CI mode: 3 trials, 1 epoch, 256 examples; study <name>-smoke.")
+    ] = False,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Discard the study's earlier trials and start over.")
+    ] = False,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SWEEPNN_STORAGE",
+            help="Optuna storage URL or journal file (default: results/studies.journal).",
+        ),
+    ] = None,
+    results: Annotated[Path, typer.Option(help="Folder for result files.")] = Path("results"),
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Torch CPU threads (default: 1 on small machines).")
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, help="Rows of the ranked table to print.")] = 10,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final table.")] = False,
+) -> None:
+    """Run (or resume) the sweep a recipe describes, then print the ranked trials."""
+    from sweepnn import variants
+    from sweepnn.recipe import load
+
+    cfg = variants.override(load(recipe), trials=trials, timeout=timeout, seed=seed)
+    if smoke:
+        cfg = variants.smoke(cfg)
+
+    from sweepnn.display import SweepDisplay, ranked_table
+    from sweepnn.results import best_number, display_frame, trials_frame
+    from sweepnn.runner import RunOptions
+    from sweepnn.runner import run as run_recipe
+    from sweepnn.study import Interrupted
+
+    console = _console()
+    opts = RunOptions(
+        results_dir=results, storage=storage, device=device, threads=threads, fresh=fresh, source=str(recipe)
+    )
+    try:
+        with SweepDisplay(console, cfg, quiet=quiet) as display:
+            summary, written = run_recipe(cfg, opts, display)
+    except Interrupted as e:
+        err_console.print(f"[bold yellow]Interrupted:[/] {e} Results so far: {results / cfg.name}/")
+        raise typer.Exit(e.exit_code) from None
+
+    study = summary.study
+    df = trials_frame(study, cfg)
+    console.print()
+    console.print(ranked_table(display_frame(df, cfg, top=top), title=f"Top trials of {cfg.name}"))
+    best = best_number(study, cfg)
+    if best is None:
+        reasons = "\n  ".join(summary.failures[:5]) or "see trials.csv for each trial's reason"
+        raise SweepnnError(f"no trial of '{cfg.name}' completed:\n  {reasons}")
+    trial = study.trials[best]
+    values = ", ".join(
+        f"{o.metric} {v:.4f}" for o, v in zip(cfg.search.objectives, trial.values, strict=True)
+    )
+    console.print(f"\n[bold]Best:[/] trial {best}, {values}")
+    params = trial.user_attrs.get("params", {})
+    for k in (k for k in cfg.search.space if k in params):
+        console.print(f"  {k}: {params[k]}")
+    console.print(
+        f"\n{summary.ran} trial(s) run in {summary.seconds:.1f}s. Results: {written.folder}/ "
+        f"(trials.csv, summary.md, best.yaml, recipe.yaml)"
+    )
+
+
+@app.command()
+@_errors_to_exit
+def validate(
+    recipes: Annotated[list[Path], typer.Argument(help="Recipe files to check.", show_default=False)],
+) -> None:
+    """Check recipes without training: every problem in every file, with line and key path."""
+    from sweepnn.recipe import load
+
+    problems = 0
+    for path in recipes:
+        try:
+            load(path)
+        except RecipeError as e:
+            problems += len(e.problems)
+            for p in e.problems:
+                typer.echo(str(p), err=True)  # one line each, never wrapped: editors jump to file:line:col
+        except SweepnnError as e:
+            problems += 1
+            typer.echo(f"{path}: {e}", err=True)
+        else:
+            typer.echo(f"{path}: ok")
+    if problems:
+        err_console.print(
+            f"[bold red]Error:[/] {problems} problem{'s' if problems != 1 else ''} in "
+            f"{len(recipes)} file{'s' if len(recipes) != 1 else ''}"
+        )
+        raise typer.Exit(2)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a recipe (for editors: yaml-language-server, VS Code)."""
+    from sweepnn.config import recipe_schema
+
+    typer.echo(json.dumps(recipe_schema(), indent=2))
+
+
+@app.command()
+@_errors_to_exit
+def options(
+    family: Annotated[
+        str | None, typer.Argument(help="One family, e.g. optimizer.", show_default=False)
+    ] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="The whole reference as Markdown.")] = False,
+) -> None:
+    """List every option family, its entries, their parameters and defaults."""
+    if markdown:
+        from sweepnn.catalog import reference_markdown
+
+        typer.echo(reference_markdown(), nl=False)
+        return
+    from rich.table import Table
+
+    from sweepnn.catalog import FAMILIES, default_text
+    from sweepnn.catalog import family as get_family
+
+    console = _console()
+    registries = [get_family(family)] if family else list(FAMILIES.values())
+    for reg in registries:
+        table = Table(title=f"{reg.family} ({len(reg)})", title_justify="left", header_style="bold")
+        table.add_column("name", no_wrap=True)
+        table.add_column("parameters (defaults)")
+        table.add_column("description")
+        for name, spec in reg.items():
+            params = ", ".join(f"{k}={default_text(v)}" for k, v in spec.defaults().items())
+            table.add_row(name, params, spec.description)
+        console.print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:  # outside a sweep (e.g. during start-up): exit quietly, as shells expect
+        sys.exit(130)

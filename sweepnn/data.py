@@ -1,0 +1,88 @@
+"""A dataset as tensors resident on the training device, split into train, validation and test.
+
+The whole set is put on the device once per process and reused by every trial that asks for the same
+data configuration: batches are cut from it by index, never copied through a DataLoader.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from sweepnn.datasets import DATASETS, cache_dir, task_of
+from sweepnn.options.scalers import SCALERS, reduce_dims
+
+
+@dataclass(frozen=True)
+class Data:
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor | None
+    y_test: torch.Tensor | None
+    task: str  # classification | regression
+    n_outputs: int  # classes, or regression targets
+    # the score (accuracy, or R^2) of the trivial predictor: always the most common class, or the mean
+    chance: float
+    y_var: tuple[float, float] = (1.0, 1.0)  # regression: variance of the train and validation targets
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+
+_CACHE: OrderedDict[tuple[str, str], Data] = OrderedDict()
+_CACHE_SIZE = 4  # trials that search data options each keep a copy; bound what stays resident
+
+
+def load_data(params, device: torch.device) -> Data:
+    """The configured dataset on `device`, split by `params.seed`; built once per process."""
+    key = (json.dumps(params.model_dump(mode="json"), sort_keys=True), str(device))
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    arrays = DATASETS[params.name].load(params, cache_dir())
+    order = np.random.default_rng(params.seed).permutation(len(arrays.y))
+    if params.limit is not None:
+        order = order[: params.limit]
+    n_val = max(1, round(params.val_fraction * len(order)))
+    val, train = order[:n_val], order[n_val:]
+
+    def put(a):
+        return None if a is None else torch.from_numpy(np.ascontiguousarray(a)).to(device)
+
+    task = task_of(params)
+    y_val = arrays.y[val]
+    if task == "classification":
+        n_out = int(max(arrays.y.max(), -1 if arrays.y_test is None else arrays.y_test.max())) + 1
+        chance, y_var = float(np.bincount(y_val).max() / len(val)), (1.0, 1.0)
+    else:
+        n_out = 1 if arrays.y.ndim == 1 else arrays.y.shape[1]
+        chance, y_var = 0.0, (float(arrays.y[train].var()), float(y_val.var()))
+    x_train, x_val, x_test = put(arrays.x[train]), put(arrays.x[val]), put(arrays.x_test)
+    fit = SCALERS[params.normalize.name].fit
+    if fit is not None:  # fitted on the training split only, applied to every split
+        shift, scale = fit(params.normalize, x_train, reduce_dims(tuple(x_train.shape)))
+        x_train, x_val = (x_train - shift) / scale, (x_val - shift) / scale
+        x_test = None if x_test is None else (x_test - shift) / scale
+    data = Data(
+        x_train,
+        put(arrays.y[train]),
+        x_val,
+        put(y_val),
+        x_test,
+        put(arrays.y_test),
+        task,
+        n_out,
+        chance,
+        y_var,
+    )
+    _CACHE[key] = data
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return data

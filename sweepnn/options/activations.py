@@ -1,0 +1,86 @@
+"""Activation functions, and the gain each one asks of a gain-aware initialization."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pydantic import Field
+
+from sweepnn.registry import OptionParams, Registry, Spec
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActivationSpec(Spec):
+    torch_class: str
+    kwargs: Mapping[str, str] = field(default_factory=dict)  # recipe parameter -> torch keyword
+    # The nonlinearity name torch.nn.init.calculate_gain knows; activations it does not know (ELU,
+    # GELU, SiLU) take ReLU's gain, which is the usual approximation for ReLU-like shapes.
+    gain: str = "relu"
+    gain_param: str | None = None  # recipe parameter passed to calculate_gain (LeakyReLU's slope)
+    # How a unit of this activation stops learning, for the training-health diagnostics:
+    dies: bool = False  # output exactly 0 for every input (ReLU)
+    saturates: tuple[float, float] | None = None  # outputs outside (low, high) have ~zero gradient
+
+
+ACTIVATIONS: Registry[ActivationSpec] = Registry(
+    "activation",
+    [
+        ActivationSpec(
+            name="sigmoid",
+            description="logistic 1/(1+e^-x); saturates, gradients vanish in deep nets",
+            torch_class="Sigmoid",
+            gain="sigmoid",
+            saturates=(0.01, 0.99),
+        ),
+        ActivationSpec(
+            name="tanh",
+            description="hyperbolic tangent; zero-centred but saturating",
+            torch_class="Tanh",
+            gain="tanh",
+            saturates=(-0.99, 0.99),
+        ),
+        ActivationSpec(
+            name="relu",
+            description="max(0, x); the default for deep nets",
+            torch_class="ReLU",
+            gain="relu",
+            dies=True,
+        ),
+        ActivationSpec(
+            name="leaky_relu",
+            description="x for x>0, slope*x otherwise; no dead units",
+            torch_class="LeakyReLU",
+            kwargs={"slope": "negative_slope"},
+            gain="leaky_relu",
+            gain_param="slope",
+            fields={"slope": (float, Field(0.01, ge=0, lt=1, description="slope for negative inputs"))},
+        ),
+        ActivationSpec(
+            name="elu",
+            description="x for x>0, alpha*(e^x-1) otherwise; smooth, mean closer to zero",
+            torch_class="ELU",
+            kwargs={"alpha": "alpha"},
+            fields={
+                "alpha": (float, Field(1.0, gt=0, description="value approached for large negative inputs"))
+            },
+        ),
+        ActivationSpec(name="gelu", description="x*Phi(x), the transformer default", torch_class="GELU"),
+        ActivationSpec(name="silu", description="x*sigmoid(x) (swish)", torch_class="SiLU"),
+    ],
+)
+
+
+def build_activation(params: OptionParams):
+    """A fresh torch module for the configured activation."""
+    from torch import nn
+
+    spec = ACTIVATIONS[params.name]
+    kwargs = {spec.kwargs[k]: getattr(params, k) for k in spec.kwargs}
+    return getattr(nn, spec.torch_class)(**kwargs)
+
+
+def activation_gain(params: OptionParams) -> tuple[str, float]:
+    """(nonlinearity name, its parameter) as torch.nn.init's gain-aware initializers take them."""
+    spec = ACTIVATIONS[params.name]
+    return spec.gain, float(getattr(params, spec.gain_param)) if spec.gain_param else 0.0

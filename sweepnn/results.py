@@ -1,0 +1,282 @@
+"""What a sweep leaves behind: results/<study>/ with recipe.yaml, trials.csv, summary.md, best.yaml.
+
+One frame of trials (pandas) feeds every output: the CSV keeps dotted parameter paths as columns, the
+tables a person reads use short names. Every file is written to a temporary name and renamed, so a
+crash or kill during a write leaves the previous version whole.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sweepnn.config import Recipe
+from sweepnn.errors import SweepnnError
+from sweepnn.space import apply, short_names
+from sweepnn.variants import to_yaml
+
+METRIC_COLUMNS = ("val_accuracy", "val_loss", "train_accuracy", "train_loss", "train_time")
+# Training-health diagnostics of the final epoch (see sweepnn.diagnostics).
+DIAGNOSTIC_COLUMNS = ("grad_ratio", "dead_fraction", "saturated_fraction", "update_ratio", "gap")
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are ordinary files
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _state(t) -> str:
+    """Optuna's state in lowercase; a trial cut short by Ctrl-C or SIGTERM is 'interrupted'."""
+    if t.user_attrs.get("outcome") == "interrupted":
+        return "interrupted"
+    return {"FAIL": "failed"}.get(t.state.name, t.state.name.lower())
+
+
+def _outcome(t) -> str:
+    """sweepnn's diagnosis: ok, stalled, saturated, ..., diverged, pruned, failed, interrupted."""
+    return t.user_attrs.get("outcome") or _state(t)
+
+
+def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
+    """One row per trial, ranked: best first; unfinished and failed trials last."""
+    objectives = recipe.search.objectives
+    paths = list(recipe.search.space)
+    pareto = {t.number for t in study.best_trials} if len(objectives) > 1 and _any_complete(study) else set()
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        params = t.user_attrs.get("params", t.params)
+        metrics = t.user_attrs.get("metrics") or {}
+        row: dict[str, Any] = {"number": t.number, "state": _state(t), "outcome": _outcome(t)}
+        for i, o in enumerate(objectives):
+            value = t.values[i] if t.values is not None else None
+            if value is None and t.state.name == "PRUNED" and len(objectives) == 1 and t.intermediate_values:
+                value = t.intermediate_values[max(t.intermediate_values)]  # the value it was pruned at
+            row[f"objective.{o.metric}"] = value
+        if pareto:
+            row["pareto"] = t.number in pareto
+        for path in paths:
+            row[path] = params.get(path)
+        for m in (*METRIC_COLUMNS, *DIAGNOSTIC_COLUMNS):
+            row[m] = metrics.get(m)
+        row["epochs"] = t.user_attrs.get("epochs")
+        row["seconds"] = t.user_attrs.get("seconds")
+        row["reason"] = t.user_attrs.get("reason", "")
+        rows.append(row)
+    columns = [
+        "rank",
+        "number",
+        "state",
+        "outcome",
+        *(f"objective.{o.metric}" for o in objectives),
+        *(["pareto"] if pareto else []),
+        *paths,
+        *METRIC_COLUMNS,
+        *DIAGNOSTIC_COLUMNS,
+        "epochs",
+        "seconds",
+        "reason",
+    ]
+    df = pd.DataFrame(rows, columns=[c for c in columns if c != "rank"])
+    if df.empty:
+        return pd.DataFrame(columns=columns)
+    return _rank(df, recipe, bool(pareto))
+
+
+def _any_complete(study) -> bool:
+    return any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
+
+
+def _rank(df: pd.DataFrame, recipe: Recipe, pareto: bool) -> pd.DataFrame:
+    first = recipe.search.objectives[0]
+    col = f"objective.{first.metric}"
+    # Completed trials by objective, then pruned ones by the value they reached, then the rest.
+    tier = df["state"].map({"complete": 0, "pruned": 1}).fillna(2)
+    sign = -1 if first.direction == "maximize" else 1
+    key = pd.to_numeric(df[col], errors="coerce") * sign
+    order = pd.DataFrame(
+        {"p": ~df["pareto"] if pareto else 0, "tier": tier, "key": key.fillna(math.inf), "n": df["number"]}
+    )
+    df = df.loc[order.sort_values(["tier", "p", "key", "n"]).index].reset_index(drop=True)
+    complete = df["state"] == "complete"
+    df.insert(0, "rank", pd.Series(range(1, len(df) + 1)).where(complete).astype("Int64"))
+    return df
+
+
+def best_number(study, recipe: Recipe) -> int | None:
+    """The best completed trial: by the objective, or for several the Pareto trial best on the first."""
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    if not complete:
+        return None
+    if len(recipe.search.objectives) == 1:
+        return study.best_trial.number
+    first = recipe.search.objectives[0]
+    pick = max if first.direction == "maximize" else min
+    return pick(study.best_trials, key=lambda t: t.values[0]).number
+
+
+def best_recipe(study, recipe: Recipe) -> tuple[Recipe, Any] | None:
+    """The best trial as a complete recipe that trains that one configuration when run."""
+    number = best_number(study, recipe)
+    if number is None:
+        return None
+    trial = study.trials[number]
+    cfg = apply(recipe, trial.user_attrs.get("params", trial.params))
+    raw = cfg.model_dump(mode="python")
+    raw["name"] = f"{recipe.name}-best"
+    raw["description"] = f"Best trial ({number}) of study '{recipe.name}'." + (
+        f" {recipe.description}" if recipe.description else ""
+    )
+    raw["search"] = {
+        "n_trials": 1,
+        "pruner": "none",
+        "objective": [o.model_dump() for o in recipe.search.objectives],
+    }
+    return Recipe.model_validate(raw), trial
+
+
+# ---- text ---------------------------------------------------------------------------------------
+
+
+def fmt(value: Any) -> str:
+    """Numbers as a person reads them: 4 significant digits, scientific when tiny or huge."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, float):
+        if value == 0:
+            return "0"
+        if abs(value) < 1e-3 or abs(value) >= 1e5:
+            return f"{value:.2e}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def display_frame(df: pd.DataFrame, recipe: Recipe, top: int | None = None) -> pd.DataFrame:
+    """The ranked table as people read it: short parameter names, formatted numbers, no CSV-only columns."""
+    paths = list(recipe.search.space)
+    short = short_names(paths)
+    objective_cols = [c for c in df.columns if c.startswith("objective.")]
+    keep = [
+        "rank",
+        "number",
+        *objective_cols,
+        *(["pareto"] if "pareto" in df else []),
+        *paths,
+        "epochs",
+        "seconds",
+        "state",
+        "outcome",
+        # the diagnostic that tells the failures apart: gradient flow from the last layer to the first
+        *(["grad_ratio"] if "grad_ratio" in df and df["grad_ratio"].notna().any() else []),
+    ]
+    out = df[keep].head(top) if top else df[keep]
+    out = out.rename(
+        columns={
+            "number": "trial",
+            "seconds": "time (s)",
+            "grad_ratio": "grad first/last",
+            **{c: c.removeprefix("objective.") for c in objective_cols},
+            **short,
+        }
+    )
+    return out.map(fmt) if hasattr(out, "map") else out.applymap(fmt)
+
+
+def _numeric(column: pd.Series) -> bool:
+    values = column[column != ""]
+    return bool(len(values)) and pd.to_numeric(values, errors="coerce").notna().all()
+
+
+def counts(study) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        out[_outcome(t)] = out.get(_outcome(t), 0) + 1
+    return out
+
+
+def summary_markdown(
+    study, recipe: Recipe, df: pd.DataFrame, best: tuple[Recipe, Any] | None, folder: Path
+) -> str:
+    lines = [f"# Study `{recipe.name}`", ""]
+    if recipe.description:
+        lines += [recipe.description.strip(), ""]
+    objectives = ", ".join(f"{o.metric} ({o.direction})" for o in recipe.search.objectives)
+    states = ", ".join(f"{n} {s}" for s, n in sorted(counts(study).items()))
+    lines += [
+        f"- objective: {objectives}",
+        f"- trials: {len(df)} ({states})",
+        f"- data: {recipe.data.name}; model: {recipe.model.name}; epochs: {recipe.train.epochs}",
+        f"- sampler: {recipe.search.sampler.name}",
+        "",
+    ]
+    if best is not None:
+        _cfg, trial = best
+        values = ", ".join(
+            f"{o.metric} = {fmt(v)}" for o, v in zip(recipe.search.objectives, trial.values, strict=True)
+        )
+        lines += [f"## Best trial: {trial.number} ({values})", ""]
+        params = trial.user_attrs.get("params", trial.params)
+        ordered = [k for k in recipe.search.space if k in params]
+        lines += [f"- `{k}`: {fmt(params[k])}" for k in ordered] or ["- (no searched parameters)"]
+        lines += ["", f"Train it again: `sweepnn run {folder / 'best.yaml'}`", ""]
+    else:
+        lines += ["No trial completed.", ""]
+    shown = display_frame(df, recipe)
+    # Keep our number formatting (no re-parsing), but right-align the numeric columns.
+    align = ["right" if _numeric(shown[c]) else "left" for c in shown.columns]
+    table = shown.to_markdown(index=False, disable_numparse=True, colalign=align)
+    lines += ["## Ranked trials", "", table, ""]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Written:
+    folder: Path
+    files: list[Path]
+
+
+def write_results(study, recipe: Recipe, results_dir: Path, source: str = "") -> Written:
+    """Write (or rewrite) the four result files of a study."""
+    folder = results_dir / recipe.name
+    df = trials_frame(study, recipe)
+    best = best_recipe(study, recipe)
+    files = {
+        "recipe.yaml": to_yaml(recipe, f"# the recipe as run{f' (from {source})' if source else ''}"),
+        "trials.csv": df.to_csv(index=False),
+        "summary.md": summary_markdown(study, recipe, df, best, folder),
+    }
+    if best is not None:
+        cfg, trial = best
+        files["best.yaml"] = to_yaml(
+            cfg,
+            f"# best trial {trial.number} of study '{recipe.name}';"
+            f" train it with: sweepnn run {folder / 'best.yaml'}",
+        )
+    try:
+        for name, text in files.items():
+            atomic_write(folder / name, text)
+    except OSError as e:
+        raise SweepnnError(
+            f"cannot write results to {folder}: {e.strerror or e}; the study itself is"
+            " kept in its storage, so fix the folder and run again to rewrite them"
+        ) from None
+    return Written(folder, [folder / n for n in files])

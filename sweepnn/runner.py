@@ -1,0 +1,83 @@
+"""One `sweepnn run`: open the study, run the sweep, keep the result files current, survive Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sweepnn.config import Recipe
+from sweepnn.results import Written, write_results
+from sweepnn.study import Events, SweepSummary, open_storage, open_study, run_sweep
+
+WRITE_EVERY_S = 2.0  # rewrite the result files at most this often while trials finish
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    results_dir: Path = Path("results")
+    storage: str | None = None
+    device: str = "auto"
+    threads: int | None = None
+    fresh: bool = False
+    source: str = ""  # the recipe file, recorded in results/<study>/recipe.yaml
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered like Ctrl-C so the running trial is recorded the same way."""
+
+    signal_name = "SIGTERM"
+
+
+def _raise_interrupt(signum, frame):
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+@contextmanager
+def signals_as_interrupt():
+    """SIGINT and SIGTERM both stop the sweep through KeyboardInterrupt.
+
+    SIGINT is installed explicitly, not left to Python's default: a process started in the
+    background by a non-interactive shell (CI runners, `cmd &` in scripts) inherits SIGINT as
+    *ignored*, and Python then never raises KeyboardInterrupt, so `kill -INT` would do nothing.
+    """
+    previous = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, _raise_interrupt)
+    except ValueError:  # not the main thread (e.g. inside a test runner's worker)
+        pass
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run(recipe: Recipe, opts: RunOptions, events: Events) -> tuple[SweepSummary, Written]:
+    """Run (or resume) the recipe's study; the result files are written even when interrupted."""
+    from sweepnn.devices import auto_threads, resolve_device, set_threads
+
+    device = resolve_device(opts.device)
+    if device.type == "cpu":
+        set_threads(opts.threads or auto_threads())
+    from sweepnn.data import load_data
+
+    load_data(recipe.data, device)  # missing or bad data files fail here, before a study is made
+    storage = open_storage(opts.storage, opts.results_dir)
+    study, resumed = open_study(recipe, storage, fresh=opts.fresh)
+    last = [time.monotonic()]
+
+    def keep_current() -> None:
+        if time.monotonic() - last[0] >= WRITE_EVERY_S:
+            write_results(study, recipe, opts.results_dir, opts.source)
+            last[0] = time.monotonic()
+
+    try:
+        with signals_as_interrupt():
+            summary = run_sweep(recipe, study, device, events, resumed=resumed, on_progress=keep_current)
+    finally:
+        written = write_results(study, recipe, opts.results_dir, opts.source)
+    return summary, written

@@ -1,0 +1,272 @@
+"""The trainer: one configuration in, a trained network's metrics out. It knows nothing of studies.
+
+Read top to bottom: data, model, optimizer, schedule; then the loop, which reports each epoch's
+metrics to a callback that may ask it to stop (that is how pruning reaches in).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from sweepnn.config import Recipe
+from sweepnn.data import Data, load_data
+from sweepnn.diagnostics import Monitor, classify
+from sweepnn.options.losses import DEFAULT_LOSS, LOSSES
+from sweepnn.options.metrics import METRICS
+from sweepnn.options.models import MODELS
+from sweepnn.options.optimizers import build_optimizer
+from sweepnn.options.regularizers import penalty_term
+from sweepnn.options.schedules import SCHEDULES, Plateau, lr_factor
+
+# report(epoch, metrics) -> True to stop the trial now (it was pruned)
+Report = Callable[[int, dict[str, float]], bool]
+
+# Outcomes of a trial that trained to its end (its objective counts); the others stopped it early.
+TRAINED = ("ok", "saturated", "stalled", "vanishing", "exploding", "overfitting")
+
+EVAL_CHUNK = 8192  # examples per forward pass at evaluation: bounds memory on large validation sets
+
+
+@dataclass
+class TrialResult:
+    outcome: str  # ok | stalled | vanishing | overfitting (trained); diverged | pruned (stopped)
+    metrics: dict[str, float]  # the final epoch's (the best epoch's, with early stopping's restore_best)
+    history: list[dict[str, float]] = field(default_factory=list)  # every epoch's
+    reason: str = ""
+    model: torch.nn.Module | None = field(default=None, repr=False)  # the trained network
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history)
+
+
+def _split_decay(model: torch.nn.Module, decay_all: bool) -> tuple[list, list]:
+    """Matrices and kernels decay; biases and normalization parameters (1-D) do not, unless asked."""
+    decay, keep = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if decay_all or p.dim() >= 2 else keep).append(p)
+    return decay, keep
+
+
+def _score_sum(task: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Correct predictions (classification) or the squared error (regression) summed over a batch."""
+    if task == "classification":
+        return (out.argmax(1) == y).sum()
+    return (out.reshape(y.shape) - y).pow(2).sum()
+
+
+def _score(task: str, total: torch.Tensor, n: int, y_var: float, y: torch.Tensor) -> float:
+    """Accuracy, or R^2 = 1 - SSE / (n * Var(y))."""
+    if task == "classification":
+        return total.item() / n
+    return 1.0 - total.item() / (y.numel() / len(y) * n * max(y_var, 1e-12))
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, task: str, loss, y_var: float = 1.0):
+    """(mean loss, score) in evaluation mode: dropout off, batchnorm on running statistics."""
+    model.eval()
+    fn = LOSSES[loss.name].fn
+    loss_sum = torch.zeros((), device=x.device)
+    score = torch.zeros((), device=x.device)
+    for i in range(0, len(x), EVAL_CHUNK):
+        out, yb = model(x[i : i + EVAL_CHUNK]), y[i : i + EVAL_CHUNK]
+        loss_sum += fn(loss, _shape(out, yb), yb, 0.0) * len(yb)
+        score += _score_sum(task, out, yb)
+    n = len(x)
+    return loss_sum.item() / n, _score(task, score, n, y_var, y)  # one sync per evaluation, not per batch
+
+
+def _shape(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Regression outputs in the targets' shape ((N, 1) against (N,))."""
+    return out if y.dtype == torch.long else out.reshape(y.shape)
+
+
+def train(
+    cfg: Recipe, device: torch.device, report: Report | None = None, data: Data | None = None
+) -> TrialResult:
+    t = cfg.train
+    reg = t.regularization
+    data = data or load_data(cfg.data, device)
+    x, y = data.x_train, data.y_train
+    n = len(x)
+    bs = min(t.batch_size, n)
+    # Batch boundaries; a final batch of one example is folded into the one before it, since batch
+    # normalization cannot compute a variance from a single example.
+    bounds = [*range(0, n, bs), n]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+        del bounds[-2]
+    steps_per_epoch = len(bounds) - 1
+    total_steps = t.epochs * steps_per_epoch
+
+    # Seed everything the trial draws: initialization, dropout masks, batch order.
+    torch.manual_seed(t.seed)
+    gen = torch.Generator(device=device).manual_seed(t.seed)
+    model = MODELS[cfg.model.name].build(cfg.model, data.input_shape, data.n_outputs).to(device)
+    task = data.task
+    loss_params = t.loss if t.loss is not None else LOSSES.parse(DEFAULT_LOSS[task])
+    loss_fn = LOSSES[loss_params.name].fn
+    score_key = "accuracy" if task == "classification" else "r2"
+
+    decay, keep = _split_decay(model, reg.decay_biases)
+    opt = build_optimizer(t.optimizer, [{"params": decay}, {"params": keep, "weight_decay": 0.0}])
+    base_lrs = [g["lr"] for g in opt.param_groups]
+    plateau = Plateau(t.schedule) if SCHEDULES[t.schedule.name].on_plateau else None
+    constant_lr = t.schedule.name == "constant" and t.schedule.warmup.name == "none"
+    monitor = Monitor(
+        model,
+        getattr(cfg.model, "activation", None),
+        steps_per_epoch,
+        # the loss of a trivial predictor: uniform over the classes, or the targets' mean
+        reference_loss=math.log(max(2, data.n_outputs))
+        if task == "classification"
+        else max(data.y_var[0], 1e-6),
+        enabled=t.diagnostics,
+    )
+    # On the CPU reading the loss costs nothing, so every step is checked; on a GPU it would force a
+    # sync, so the loss is checked only at the monitor's measuring steps (a few per epoch).
+    check_every_step = device.type == "cpu"
+    stopper = _EarlyStop(t.early_stopping) if t.early_stopping else None
+
+    history: list[dict[str, float]] = []
+    outcome, reason = "", ""
+    train_time = 0.0
+    step = 0
+    for epoch in range(1, t.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        order = (
+            torch.randperm(n, generator=gen, device=device) if t.shuffle else torch.arange(n, device=device)
+        )
+        loss_sum = torch.zeros((), device=device)
+        score_sum = torch.zeros((), device=device)
+        diverged = None
+        for i in range(steps_per_epoch):
+            if not constant_lr:
+                f = lr_factor(t.schedule, step, total_steps, steps_per_epoch) * (
+                    plateau.scale if plateau else 1.0
+                )
+                for g, base in zip(opt.param_groups, base_lrs, strict=True):
+                    g["lr"] = base * f
+            measuring = monitor.due(i)  # arms the activation hooks for this forward pass
+            idx = order[bounds[i] : bounds[i + 1]]
+            xb, yb = x[idx], y[idx]
+            out = model(xb)
+            loss = loss_fn(loss_params, _shape(out, yb), yb, reg.label_smoothing)
+            penalty = penalty_term(reg.penalty, decay)  # on the tensors weight decay would touch
+            if penalty is not None:
+                loss = loss + penalty
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if measuring:  # before clipping: the raw gradients are what shows an explosion
+                monitor.measure_grads(loss)
+            if reg.clip_value is not None:
+                torch.nn.utils.clip_grad_value_(model.parameters(), reg.clip_value)
+            if reg.clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), reg.clip_norm)
+            opt.step()
+            if measuring:
+                monitor.measure_update()
+                diverged = monitor.check(step, epoch)
+            elif check_every_step:
+                diverged = monitor.check_loss(loss.item(), step, epoch)
+            step += 1
+            if diverged:
+                break
+            # Accumulate on the device: reading .item() every step would sync and slow small models.
+            loss_sum += loss.detach() * len(idx)
+            score_sum += _score_sum(task, out.detach(), yb)
+        train_time += time.perf_counter() - t0
+        if diverged:
+            outcome, reason = "diverged", str(diverged)
+            history.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": diverged.value,
+                    "train_time": train_time,
+                    "diverged_step": diverged.step,
+                }
+            )
+            break
+        val_loss, val_score = evaluate(model, data.x_val, data.y_val, task, loss_params, data.y_var[1])
+        train_score = _score(task, score_sum, n, data.y_var[0], y)
+        metrics = {
+            "epoch": epoch,
+            "train_loss": loss_sum.item() / n,
+            f"train_{score_key}": train_score,
+            "val_loss": val_loss,
+            f"val_{score_key}": val_score,
+            "gap": train_score - val_score,
+            "train_time": train_time,
+            "lr": opt.param_groups[0]["lr"],
+            **monitor.epoch_summary(),
+        }
+        history.append(metrics)
+        if not math.isfinite(val_loss):
+            outcome, reason = "diverged", f"validation loss became {val_loss} in epoch {epoch}"
+            break
+        if plateau:
+            plateau.update(val_loss)
+        if report is not None and report(epoch, metrics):
+            outcome, reason = "pruned", f"stopped by the pruner after epoch {epoch}"
+            break
+        if stopper and stopper.should_stop(metrics, model):
+            reason = f"early stop after epoch {epoch}: {stopper.describe()}"
+            break
+    monitor.close()
+    final = dict(history[-1]) if history else {}
+    if not outcome:
+        if stopper and stopper.p.restore_best and stopper.best_state is not None:
+            model.load_state_dict(stopper.best_state)
+            final = dict(history[stopper.best_index])
+        outcome, why = classify(history, data.chance, score_key)
+        reason = "; ".join(r for r in (reason, why) if r)
+    return TrialResult(outcome, final, history, reason, model)
+
+
+class _EarlyStop:
+    """Patience on one metric; remembers the best epoch's weights when asked to restore them."""
+
+    def __init__(self, p):
+        self.p = p
+        self.maximize = METRICS[p.metric].direction == "maximize"
+        self.best = -math.inf if self.maximize else math.inf
+        self.best_index = 0
+        self.best_state = None
+        self.waited = 0
+        self.epochs = 0
+
+    def should_stop(self, metrics: dict[str, float], model: torch.nn.Module) -> bool:
+        value = metrics[self.p.metric]
+        better = (
+            value > self.best + self.p.min_delta if self.maximize else value < self.best - self.p.min_delta
+        )
+        if better:
+            self.best, self.best_index, self.waited = value, self.epochs, 0
+            if self.p.restore_best:
+                self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            self.waited += 1
+        self.epochs += 1
+        return self.waited >= self.p.patience
+
+    def describe(self) -> str:
+        return f"{self.p.metric} did not improve for {self.p.patience} epochs (best {self.best:.4g})"
+
+
+def result_attrs(result: TrialResult) -> dict[str, Any]:
+    """What a finished trial stores beside its value: outcome, reason, epochs and curves."""
+    return {
+        "outcome": result.outcome,
+        "reason": result.reason,
+        "epochs": result.epochs,
+        "metrics": result.metrics,
+        "history": result.history,
+    }

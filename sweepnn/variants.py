@@ -1,0 +1,66 @@
+"""Variants of a validated recipe: as YAML again, with command-line overrides, shrunk for CI smoke
+runs, and the pruner in force."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from sweepnn.config import Recipe
+from sweepnn.errors import InputError
+from sweepnn.locations import dotted
+from sweepnn.options.search import PRUNERS
+
+
+def to_yaml(recipe: Recipe, header: str = "") -> str:
+    """A recipe as YAML that `load` reads back to an equal recipe."""
+    data = recipe.model_dump(mode="json", exclude_none=True)
+    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return (header + "\n" if header else "") + body
+
+
+def override(recipe: Recipe, **values: Any) -> Recipe:
+    """The recipe with top-level overrides from the command line (None leaves a value alone)."""
+    raw = recipe.model_dump(mode="python")
+    if values.get("trials") is not None:
+        raw["search"]["n_trials"] = values["trials"]
+    if values.get("timeout") is not None:
+        raw["search"]["timeout"] = values["timeout"]
+    if values.get("seed") is not None:
+        raw["train"]["seed"] = values["seed"]
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as e:
+        raise InputError(
+            "; ".join(
+                f"{dotted(tuple(x['loc']))}: {x['msg'].removeprefix('Value error, ')}" for x in e.errors()
+            )
+        ) from None
+
+
+SMOKE_TRIALS = 3
+SMOKE_EXAMPLES = 256
+
+
+def smoke(recipe: Recipe) -> Recipe:
+    """The recipe shrunk for CI: a few trials, one epoch, a slice of the data, its own study name.
+
+    Every code path still runs (sampler, pruner, trainer, tables); only the sizes change.
+    """
+    raw = recipe.model_dump(mode="python")
+    raw["name"] = f"{recipe.name}-smoke"
+    raw["train"]["epochs"] = 1
+    raw["search"]["space"] = {k: v for k, v in raw["search"]["space"].items() if k != "train.epochs"}
+    raw["search"]["n_trials"] = min(recipe.search.budget or SMOKE_TRIALS, SMOKE_TRIALS)
+    raw["search"]["timeout"] = None
+    raw["data"]["limit"] = min(recipe.data.limit or SMOKE_EXAMPLES, SMOKE_EXAMPLES)
+    return Recipe.model_validate(raw)
+
+
+def pruner_of(recipe: Recipe):
+    """The pruner in force: the recipe's, else median for one objective and none for several."""
+    if recipe.search.pruner is not None:
+        return recipe.search.pruner
+    return PRUNERS.parse("median" if len(recipe.search.objectives) == 1 else "none")

@@ -1,0 +1,66 @@
+"""Shared fixtures: tiny recipes on generated data, a CLI runner with a pinned width, one torch thread."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Small models on a shared 2-core machine: one thread is fastest and keeps test timings stable.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+TINY = """\
+description: a tiny sweep for tests
+data: {name: blobs, n_samples: 240, classes: 3}
+model: {name: mlp, depth: 1, width: 16}
+train:
+  epochs: 2
+  batch_size: 64
+  optimizer: {name: adam, lr: 0.01}
+search:
+  sampler: random
+  n_trials: 3
+  space:
+    train.optimizer.lr: {low: 1e-3, high: 1e-1, log: true}
+    model.activation: [relu, tanh]
+"""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_dir(tmp_path_factory):
+    """Generated datasets are cached in one folder per test session, never in the user's cache."""
+    os.environ["SWEEPNN_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ["COLUMNS"] = "200"
+
+
+@pytest.fixture
+def write_recipe(tmp_path):
+    """write_recipe(text, name='tiny') -> path of a recipe file in a fresh folder."""
+
+    def write(text: str = TINY, name: str = "tiny") -> Path:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    """Run the real Typer app in-process from tmp_path; returns (exit code, stdout, stderr)."""
+    from typer.testing import CliRunner
+
+    from sweepnn.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        result = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+        return result.exit_code, result.stdout, result.stderr
+
+    return invoke
