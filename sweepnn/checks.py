@@ -14,7 +14,7 @@ from sweepnn.options.search import SAMPLERS
 from sweepnn.paths import applies, set_path
 from sweepnn.space import plan, written
 
-NAME_MAX = 100  # a study name's length, leaving room for the -smoke and -best suffixes
+NAME_MAX = 100  # a study name's length, leaving room for the -smoke and -trialN suffixes
 
 
 def cross_problems(recipe: Recipe, explicit_pruner: bool) -> list[tuple[Loc, str]]:

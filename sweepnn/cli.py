@@ -63,8 +63,11 @@ def _errors_to_exit(fn):
             return fn(*args, **kwargs)
         except SweepnnError as e:
             if _state["debug"]:
-                raise
-            err_console.print(f"[bold red]Error:[/] {e}", markup=True, soft_wrap=True)
+                import traceback
+
+                traceback.print_exc()
+            else:
+                err_console.print(f"[bold red]Error:[/] {e}", markup=True, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
 
     return wrapper
@@ -126,7 +129,9 @@ def run(
         with SweepDisplay(console, cfg, quiet=quiet) as display:
             summary, written = run_recipe(cfg, opts, display)
     except Interrupted as e:
-        err_console.print(f"[bold yellow]Interrupted:[/] {e} Results so far: {results / cfg.name}/")
+        err_console.print(
+            f"[bold yellow]Interrupted:[/] {e} Results so far: {results / cfg.name}/", soft_wrap=True
+        )
         raise typer.Exit(e.exit_code) from None
 
     study = summary.study
@@ -202,6 +207,7 @@ def options(
 
         typer.echo(reference_markdown(), nl=False)
         return
+    from rich.markup import escape
     from rich.table import Table
 
     from sweepnn.catalog import FAMILIES, default_text
@@ -216,7 +222,8 @@ def options(
         table.add_column("description")
         for name, spec in reg.items():
             params = ", ".join(f"{k}={default_text(v)}" for k, v in spec.defaults().items())
-            table.add_row(name, params, spec.description)
+            # descriptions hold brackets ("[linear, norm, ...] x depth") that rich would read as markup
+            table.add_row(name, escape(params), escape(spec.description))
         console.print(table)
 
 

@@ -153,7 +153,7 @@ class ParamSpec(Frozen):
             if abs(n - round(n)) > 1e-9 * max(1.0, abs(n)):
                 raise ValueError(
                     f"step {self.step} does not divide the range {self.low}..{self.high};"
-                    f" e.g. high={self.low + math.floor(n) * self.step:g} would"
+                    f" e.g. high: {self.low + math.floor(n) * self.step:g} fits"
                 )
         return self
 

@@ -136,6 +136,7 @@ class Monitor:
         if grads:
             g = torch.stack(grads).median(dim=0).values.tolist()  # one sync for all layers
             out["grad_norm_first"], out["grad_norm_last"] = g[0], g[-1]
+            out["grad_norms"] = g  # every weight layer's, input to output: where the flow breaks
             out["grad_ratio"] = g[0] / g[-1] if g[-1] > 0 else (0.0 if g[0] == 0 else math.inf)
         for key in ("dead_fraction", "saturated_fraction", "update_ratio"):
             values = self._samples.pop(key, [])
@@ -161,15 +162,17 @@ def classify(history: list[dict[str, float]], chance: float, score: str = "accur
     ratio = _recent(history, "grad_ratio")
     saturated = _recent(history, "saturated_fraction")
     flow = f"; first/last layer gradient ratio {ratio:.1e}" if ratio is not None else ""
-    # Causes first (what to change), then symptoms.
+    # Causes first (what to change), then symptoms: a deep sigmoid net that learns nothing is
+    # "vanishing" (its gradients never reach the early layers), not merely "stalled". A ratio of
+    # exactly 0 is no vanishing flow but no flow at all (zeros init: every unit identical), a stall.
     if saturated is not None and saturated > SATURATED:
         return "saturated", f"{saturated:.0%} of activations sit on their flat ends{flow}"
-    if val_acc is not None and val_acc <= chance + STALL_MARGIN:
-        return "stalled", f"validation {score} {val_acc:.3f} is no better than chance ({chance:.3f}){flow}"
-    if ratio is not None and ratio < VANISHING_RATIO:
+    if ratio is not None and 0 < ratio < VANISHING_RATIO:
         return "vanishing", f"gradients vanish on the way to the first layer{flow}"
     if ratio is not None and ratio > EXPLODING_RATIO:
         return "exploding", f"gradients grow on the way to the first layer{flow}"
+    if val_acc is not None and val_acc <= chance + STALL_MARGIN:
+        return "stalled", f"validation {score} {val_acc:.3f} is no better than chance ({chance:.3f}){flow}"
     if val_acc is not None and train_acc is not None and train_acc - val_acc > OVERFIT_GAP:
         return "overfitting", f"training {score} {train_acc:.3f} vs validation {val_acc:.3f}"
     return "ok", ""

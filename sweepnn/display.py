@@ -54,8 +54,13 @@ class SweepDisplay:
     def __exit__(self, *exc) -> None:
         self.progress.stop()
 
-    def sweep_started(self, study: str, done: int, budget: int | None, resumed: bool) -> None:
-        self.task = self.progress.add_task(study, total=budget, completed=done, best="-", status="")
+    def sweep_started(
+        self, study: str, done: int, budget: int | None, resumed: bool, best: float | None = None
+    ) -> None:
+        self.best = best
+        self.task = self.progress.add_task(
+            study, total=budget, completed=done, best=fmt(best) if best is not None else "-", status=""
+        )
         until = f" until {self.recipe.search.timeout:g}s have passed" if self.recipe.search.timeout else ""
         if resumed:
             if budget is None:

@@ -1,11 +1,16 @@
-"""Where a problem is in a recipe: dotted key paths, and error locations cleaned of pydantic's tags."""
+"""Where a problem is in a recipe, and what it is: dotted key paths, error locations cleaned of
+pydantic's tags, and messages that name the valid keys and options."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
 
 from sweepnn.catalog import FAMILIES
+from sweepnn.errors import choices_text, did_you_mean
+from sweepnn.registry import OptionParams
 
 Loc = tuple[Any, ...]
 _OPTIONS = frozenset(name for reg in FAMILIES.values() for name in reg)
@@ -57,3 +62,107 @@ def raw_loc(loc: Loc, raw: Any) -> tuple[Loc, bool]:
         else:
             node = None
     return tuple(out), True
+
+
+def _model_at(loc: Loc, raw: Any, root: type[BaseModel] | None = None) -> type[BaseModel] | None:
+    """The config model whose keys live at `loc` below `root` (the recipe), for listing valid keys."""
+    from sweepnn.config import Recipe
+    from sweepnn.paths import base_type, unwrap
+    from sweepnn.registry import variants
+
+    model: Any = root or Recipe
+    node = raw
+    for part in loc:
+        if get_origin(model) is dict:  # e.g. search.space: any key, each value one model
+            model = base_type(get_args(model)[1])
+            node = node.get(part) if isinstance(node, Mapping) else None
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        node = node.get(part) if isinstance(node, Mapping) else None
+        ann = unwrap(field.annotation)
+        options = variants(ann)
+        if options is not None:
+            name = node if isinstance(node, str) else node.get("name") if isinstance(node, Mapping) else None
+            if name is None:  # left to the field's default option
+                default = field.get_default(call_default_factory=True)
+                name = getattr(default, "name", None)
+            ann = options.get(name) if len(options) > 1 else next(iter(options.values()))
+        model = ann
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _message(err: dict[str, Any], loc: Loc, raw: Any, root: type[BaseModel] | None = None) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1], raw, root)
+        # an option's `name` says which option it is: not one of the parameters to list
+        option = model is not None and issubclass(model, OptionParams)
+        valid = [k for k in (model.model_fields if model else {}) if not (option and k == "name")]
+        if model is not None and not valid:
+            return f"unknown key '{loc[-1]}': {model.model_fields['name'].default} takes no parameters"
+        return f"unknown key '{loc[-1]}';{did_you_mean(loc[-1], valid)} valid keys: {choices_text(valid)}"
+    if kind == "union_tag_invalid":
+        tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
+        family = str(err.get("loc_family", loc[-1] if loc else "option"))
+        tag = str(ctx.get("tag"))
+        return f"unknown {family} '{tag}';{did_you_mean(tag, tags)} valid: {choices_text(tags)}"
+    if kind == "union_tag_not_found":
+        tags = _option_names(loc)
+        return (
+            f"missing 'name': say which {loc[-1] if loc else 'option'} this is (valid: {choices_text(tags)})"
+        )
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "string_pattern_mismatch" and loc == ("name",):
+        return (
+            f"a study name starts with a letter or digit and has only letters, digits, '.', '_' and '-'"
+            f" (got {err.get('input')!r})"
+        )
+    msg = err["msg"].removeprefix("Value error, ")
+    if kind.endswith(("_type", "_parsing")) or kind in ("literal_error", "enum", "finite_number"):
+        msg += f" (got {err.get('input')!r})"
+    return msg
+
+
+def _option_names(loc: Loc) -> list[str]:
+    from sweepnn.paths import resolve
+
+    targets = [t for t in resolve(".".join(map(str, loc))) if t.options] if loc else []
+    return list(targets[0].options) if targets else []
+
+
+def explain(e: ValidationError, raw: Any, root: type[BaseModel] | None = None) -> list[tuple[Loc, str]]:
+    """Each problem pydantic found in `raw` (a recipe as plain data): where it is, in the recipe's own
+    key path, and what to do about it (the valid keys or options, the closest one suggested).
+
+    `root` is the model `raw` was validated as, when that is a part of a recipe (one option's
+    parameters, say) rather than a whole one.
+    """
+    found: dict[Any, tuple[Loc, str]] = {}
+    for err in e.errors():
+        loc, relevant = raw_loc(tuple(err["loc"]), raw)
+        # members of a union (int | float) each complain about the same value: one complaint will do
+        key = loc if len(loc) < len(err["loc"]) else (loc, err["msg"])
+        if not relevant:
+            continue
+        node = _node_at(raw, loc)
+        if err["type"] == "union_tag_invalid" and isinstance(node, Mapping) and "name" in node:
+            loc = (*loc, "name")  # point at the misspelt name, not at the section
+            err = {**err, "loc_family": loc[-2]}
+        found[key] = (loc, _message(err, loc, raw, root))  # the last member's words
+    return list(found.values())
+
+
+def _node_at(raw: Any, loc: Loc) -> Any:
+    for part in loc:
+        if isinstance(raw, Mapping):
+            raw = raw.get(part)
+        elif isinstance(raw, list) and isinstance(part, int) and part < len(raw):
+            raw = raw[part]
+        else:
+            return None
+    return raw

@@ -13,10 +13,15 @@ from sweepnn.options.models import hidden_widths
 from sweepnn.options.norms import build_norm
 
 
+def per_block(rate: float | list[float], blocks: int) -> list[float]:
+    """One dropout rate for every block, or the recipe's list of one rate per block."""
+    return list(rate) if isinstance(rate, list) else [rate] * blocks
+
+
 def build_mlp(p, input_shape: tuple[int, ...], n_out: int) -> nn.Module:
     """[linear, norm, activation, dropout] per hidden layer (norm after the activation if asked)."""
     widths = hidden_widths(p)
-    rates = p.dropout if isinstance(p.dropout, list) else [p.dropout] * len(widths)
+    rates = per_block(p.dropout, len(widths))
     layers: list[nn.Module] = [nn.Flatten()]
     d = math.prod(input_shape)
     for w, rate in zip(widths, rates, strict=True):
@@ -52,7 +57,7 @@ def build_cnn(p, input_shape: tuple[int, ...], n_out: int) -> nn.Module:
     }.get(p.pool)
     layers: list[nn.Module] = [nn.Unflatten(1, shape)] if len(input_shape) == 1 else []
     c_in, size = shape[0], min(shape[1:])
-    for c_out in p.channels:
+    for c_out, rate in zip(p.channels, per_block(p.dropout, len(p.channels)), strict=True):
         layers.append(conv(c_in, c_out, p.kernel, padding=p.kernel // 2))
         norm, act = build_norm(p.norm, c_out, dims), build_activation(p.activation)
         block = [norm, act] if p.norm_position == "before" else [act, norm]
@@ -60,8 +65,8 @@ def build_cnn(p, input_shape: tuple[int, ...], n_out: int) -> nn.Module:
         if pool is not None and size >= 2:
             layers.append(pool(2))
             size //= 2
-        if p.dropout > 0:
-            layers.append(nn.Dropout(p.dropout))
+        if rate > 0:
+            layers.append(nn.Dropout(rate))
         c_in = c_out
     pooled = nn.AdaptiveAvgPool1d(1) if dims == 1 else nn.AdaptiveAvgPool2d(1)
     layers += [pooled, nn.Flatten(), nn.Linear(c_in, n_out)]

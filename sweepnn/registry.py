@@ -33,9 +33,10 @@ REQUIRED = _Required()
 
 
 class Frozen(BaseModel):
-    """Base of every configuration node: immutable, and unknown keys are an error."""
+    """Base of every configuration node: immutable, unknown keys are an error, and so are the
+    infinite and NaN numbers YAML can spell (`.inf`, `1e400`): no setting means them."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class OptionParams(Frozen):

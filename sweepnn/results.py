@@ -140,7 +140,7 @@ def best_recipe(study, recipe: Recipe) -> tuple[Recipe, Any] | None:
     trial = study.trials[number]
     cfg = apply(recipe, trial.user_attrs.get("params", trial.params))
     raw = cfg.model_dump(mode="python")
-    raw["name"] = f"{recipe.name}-best"
+    raw["name"] = f"{recipe.name}-trial{number}"  # its own study: a later best gets another
     raw["description"] = f"Best trial ({number}) of study '{recipe.name}'." + (
         f" {recipe.description}" if recipe.description else ""
     )
@@ -264,7 +264,9 @@ def write_results(study, recipe: Recipe, results_dir: Path, source: str = "") ->
         "trials.csv": df.to_csv(index=False),
         "summary.md": summary_markdown(study, recipe, df, best, folder),
     }
-    if best is not None:
+    if best is None:  # e.g. after --fresh with no trial complete yet: no stale best of the old study
+        (folder / "best.yaml").unlink(missing_ok=True)
+    else:
         cfg, trial = best
         files["best.yaml"] = to_yaml(
             cfg,

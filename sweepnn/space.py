@@ -16,7 +16,8 @@ Nothing here imports Optuna: sampling goes through the small `Suggest` protocol.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -116,6 +117,33 @@ def sample(recipe: Recipe, suggest: Suggest) -> tuple[Recipe, dict[str, Any]]:
         set_path(full, p.path, value)
         chosen[p.path] = value
     return Recipe.model_validate(raw), chosen
+
+
+def grid(recipe: Recipe, values: Callable[[Param], list[Any]]) -> list[dict[str, Any]]:
+    """Every distinct configuration a grid search can reach, as {path: value} of the paths it sets.
+
+    Not the product of every parameter's values: a parameter that does not apply under a choice
+    (momentum for plain SGD) is left out of that branch instead of multiplying it, so each
+    configuration appears once.
+    """
+    params = plan(recipe.search.space)
+    points: list[dict[str, Any]] = []
+
+    def walk(i: int, full: dict[str, Any], chosen: dict[str, Any]) -> None:
+        if i == len(params):
+            points.append(chosen)
+            return
+        p = params[i]
+        if not applies(full, p.path):
+            walk(i + 1, full, chosen)
+            return
+        for value in values(p):
+            branch = copy.deepcopy(full)
+            set_path(branch, p.path, value)
+            walk(i + 1, branch, {**chosen, p.path: value})
+
+    walk(0, recipe.model_dump(mode="python"), {})
+    return points
 
 
 def apply(recipe: Recipe, values: Mapping[str, Any]) -> Recipe:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sweepnn.config import ParamSpec
 from sweepnn.errors import choices_text, did_you_mean
+from sweepnn.locations import dotted, explain
 from sweepnn.paths import SEARCHABLE_SECTIONS, Target, base_type, closest_path, option_name, resolve
 
 
@@ -16,12 +17,19 @@ def check_value(targets: list[Target], value: Any) -> str | None:
     """None if some variant's field accepts `value`, else the first reason it does not."""
     reason = None
     for t in targets:
+        model = (t.options or {}).get(option_name(value)) if isinstance(value, Mapping) else None
         try:
-            TypeAdapter(t.annotation).validate_python(value)
+            if model is not None:  # {name: adamw, lr: ...}: that option's own parameters, named
+                model.model_validate(value)
+            else:
+                TypeAdapter(t.annotation).validate_python(value)
             return None
         except ValidationError as e:
-            err = e.errors()[0]
-            reason = err["msg"].removeprefix("Value error, ")
+            if model is not None:
+                loc, msg = explain(e, value, root=model)[0]
+                reason = f"{dotted(loc)}: {msg}" if loc and not msg.startswith("unknown key") else msg
+            else:
+                reason = e.errors()[0]["msg"].removeprefix("Value error, ")
     return reason
 
 

@@ -23,7 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweepnn.config import Recipe
 from sweepnn.errors import InputError, SweepnnError
 from sweepnn.options.search import PRUNERS, SAMPLERS
-from sweepnn.space import Param, plan, sample
+from sweepnn.space import Param, grid, plan, sample
 from sweepnn.variants import pruner_of
 
 DEFAULT_STORAGE = "studies.journal"
@@ -163,23 +163,40 @@ def _grid_values(p: Param) -> list[Any]:
     return [int(v) for v in values] if p.kind == "int" else [float(v) for v in values]
 
 
+def grid_points(recipe: Recipe) -> list[dict[str, Any]]:
+    return grid(recipe, _grid_values)
+
+
 def grid_size(recipe: Recipe) -> int:
-    size = 1
-    for p in plan(recipe.search.space):
-        size *= len(_grid_values(p))
-    return size
+    return len(grid_points(recipe))
 
 
-class _AskTellGridSampler(optuna.samplers.GridSampler):
-    """Optuna's grid sampler calls Study.stop() once the grid is exhausted, which only works inside
-    Study.optimize; this loop uses ask-and-tell and stops by its own budget, capped at the grid size."""
+class _ConditionalGridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler over the configurations a recipe can really produce, each once.
+
+    Optuna's grid is the product of every parameter's values; with conditional parameters that
+    product holds one configuration several times (plain SGD with momentum 0.5 and with 0.9). Here
+    the grid is `grid_points`: a parameter that does not apply to a point holds a placeholder that
+    is never asked for. Optuna's bookkeeping of visited points (by grid id, safe across workers) is
+    kept; only the list of points is replaced.
+
+    Optuna's grid sampler also calls Study.stop() once the grid is exhausted, which only works inside
+    Study.optimize; this loop uses ask-and-tell and stops by its own budget, capped at the grid size.
+    """
+
+    def __init__(self, points: list[dict[str, Any]], search_space: dict[str, list[Any]], seed: int):
+        super().__init__(search_space, seed=seed)
+        names = self._param_names
+        self._all_grids = [tuple(pt.get(n, search_space[n][0]) for n in names) for pt in points]
+        self._n_min_trials = len(self._all_grids)
+        self._rng.rng.shuffle(self._all_grids)
 
     def after_trial(self, study, trial, state, values) -> None:
         pass
 
 
 # Registry class names that this module provides itself, in place of Optuna's.
-_SAMPLER_CLASSES = {"GridSampler": _AskTellGridSampler}
+_SAMPLER_CLASSES = {"GridSampler": _ConditionalGridSampler}
 
 
 def make_sampler(recipe: Recipe, resumed_after: int = 0):
@@ -188,8 +205,13 @@ def make_sampler(recipe: Recipe, resumed_after: int = 0):
     params = recipe.search.sampler
     spec = SAMPLERS[params.name]
     kwargs = {k: v for k, v in params.model_dump().items() if k != "name"}
+    seed = recipe.train.seed + 1_000_003 * resumed_after
     if spec.needs_grid:
+        kwargs["points"] = grid_points(recipe)
         kwargs["search_space"] = {p.path: _grid_values(p) for p in plan(recipe.search.space)}
+        # A grid point is known by its index in the shuffled grid, so a resumed study must shuffle
+        # exactly as before: the plain seed, or its visited points would name other configurations.
+        seed = recipe.train.seed
     cls = _SAMPLER_CLASSES.get(spec.optuna_class) or getattr(optuna.samplers, spec.optuna_class)
     # Conditional spaces make model-based samplers fall back to independent sampling for some
     # parameters; that is expected here, so Optuna's per-trial warning about it is switched off.
@@ -200,7 +222,7 @@ def make_sampler(recipe: Recipe, resumed_after: int = 0):
     )  # not deprecated
     with warnings.catch_warnings():  # "experimental" (GP, QMC) is Optuna's label, not the user's problem
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return cls(seed=recipe.train.seed + 1_000_003 * resumed_after, **kwargs)
+        return cls(seed=seed, **kwargs)
 
 
 def make_pruner(recipe: Recipe):
@@ -242,7 +264,9 @@ class _TrialSuggest:
 class Events(Protocol):
     """What a display hears about a running sweep."""
 
-    def sweep_started(self, study: str, done: int, budget: int | None, resumed: bool) -> None: ...
+    def sweep_started(
+        self, study: str, done: int, budget: int | None, resumed: bool, best: float | None
+    ) -> None: ...
     def trial_started(self, number: int, params: dict[str, Any]) -> None: ...
     def epoch_done(self, number: int, epoch: int, epochs: int, metrics: dict[str, float]) -> None: ...
     def trial_done(self, trial: FrozenTrial, done: int, budget: int | None) -> None: ...
@@ -261,6 +285,12 @@ def counted(trial: FrozenTrial) -> bool:
     """Does a trial use up budget? Finished ones do; interrupted ones are run again instead."""
     finished = trial.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     return finished and trial.user_attrs.get("outcome") != "interrupted"
+
+
+def best_value(study: optuna.Study, direction: str) -> float | None:
+    """The best value of the first objective so far (earlier runs included), or None."""
+    values = [t.values[0] for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    return (max if direction == "maximize" else min)(values) if values else None
 
 
 def requeue_interrupted(study: optuna.Study) -> int:
@@ -296,7 +326,7 @@ def run_sweep(
     requeue_interrupted(study)
     data = load_data(recipe.data, device)  # once, before the clock: a data error stops before any trial
     done = sum(counted(t) for t in study.get_trials(deepcopy=False))
-    events.sweep_started(recipe.name, done, budget, resumed)
+    events.sweep_started(recipe.name, done, budget, resumed, best_value(study, objectives[0].direction))
     start = time.perf_counter()
     deadline = start + recipe.search.timeout if recipe.search.timeout else None
     trial = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -141,8 +142,8 @@ def test_best_yaml_trains_the_best_configuration(cli, write_recipe, tmp_path):
     assert best["model"]["activation"]["name"] == winner["model.activation"]
     assert best["train"]["optimizer"]["lr"] == pytest.approx(float(winner["train.optimizer.lr"]))
     code, out, _ = cli("run", best_file, "--device", "cpu")
-    assert code == 0 and "Study tiny-best: 1 trial" in out
-    again = rows(tmp_path / "results" / "tiny-best")[0]
+    assert code == 0 and f"Study tiny-trial{winner['number']}: 1 trial" in out
+    again = rows(tmp_path / "results" / f"tiny-trial{winner['number']}")[0]
     assert float(again["val_accuracy"]) == pytest.approx(float(winner["val_accuracy"]))
 
 
@@ -167,14 +168,68 @@ def test_smoke_runs_its_own_small_study(cli, write_recipe, tmp_path):
     assert not (tmp_path / "results" / "tiny").exists()
 
 
-def test_every_trial_failing_exits_1_and_says_why(cli, write_recipe):
+def test_every_trial_failing_exits_1_and_says_why(cli, write_recipe, tmp_path):
+    assert cli("run", write_recipe(), "--device", "cpu")[0] == 0
+    best = tmp_path / "results" / "tiny" / "best.yaml"
+    assert best.is_file()
     diverging = TINY.replace(
         "  epochs: 2\n", "  epochs: 2\n  regularization: {penalty: {name: l2, strength: 1e300}}\n"
     )
-    code, out, err = cli("run", write_recipe(diverging), "--device", "cpu")
+    code, out, err = cli("run", write_recipe(diverging), "--device", "cpu", "--fresh")
     assert code == 1
     assert "Error: no trial of 'tiny' completed" in err
     assert "diverged" in out
+    assert not best.exists()  # the discarded study's best is not left behind as if it were this one's
+
+
+MIXED = """\
+description: one sane learning rate, one that must diverge
+data: {name: blobs, n_samples: 240, classes: 3}
+model: {name: mlp, depth: 2, width: 16}
+train: {epochs: 3, batch_size: 64, optimizer: {name: sgd, lr: 0.1}}
+search:
+  sampler: grid
+  pruner: none
+  space:
+    train.optimizer.lr: [0.1, 1.0e+6]
+"""
+
+
+def test_a_diverged_trial_is_recorded_with_its_step_and_never_best(cli, write_recipe, tmp_path):
+    code, out, _ = cli("run", write_recipe(MIXED, "mixed"), "--device", "cpu")
+    assert code == 0  # one diverged trial does not stop or fail the sweep
+    table = {r["train.optimizer.lr"]: r for r in rows(tmp_path / "results" / "mixed")}
+    bad, good = table["1000000.0"], table["0.1"]
+    assert (bad["state"], bad["outcome"], bad["rank"]) == ("failed", "diverged", "")
+    assert bad["reason"].startswith("loss exploded to ") and "at step 1 (epoch 1)" in bad["reason"]
+    assert (good["state"], good["outcome"], good["rank"]) == ("complete", "ok", "1")
+    assert f"Best: trial {good['number']}," in out
+    # the healthy trial carries its final diagnostics; ReLU cannot saturate, so that one is empty
+    for column in ("grad_ratio", "dead_fraction", "update_ratio", "gap"):
+        assert math.isfinite(float(good[column])), column
+    assert good["saturated_fraction"] == ""
+    assert "diverged" in out.split("Top trials of mixed")[1]
+
+
+def test_a_deep_init_sweep_shows_each_failure_by_its_outcome(cli, write_recipe, tmp_path):
+    """The seeds' claims about initializing a deep net, as the sweep's table reports them."""
+    deep = yaml.safe_load((ROOT / "recipes" / "init_deep.yaml").read_text())
+    deep["data"]["n_samples"] = 600
+    deep["model"]["width"] = 32
+    deep["train"]["epochs"] = 4
+    deep["search"]["space"] = {
+        "model.init": ["zeros", "normal", "he_normal"],
+        "model.activation": ["relu", "sigmoid"],
+    }
+    code, _, _ = cli("run", write_recipe(yaml.safe_dump(deep), "deep"), "--device", "cpu")
+    assert code == 0
+    outcome = {
+        (r["model.init"], r["model.activation"]): r["outcome"] for r in rows(tmp_path / "results" / "deep")
+    }
+    assert outcome["he_normal", "relu"] == "ok"
+    assert outcome["zeros", "relu"] == "stalled"  # every unit identical: nothing to learn from
+    assert outcome["normal", "relu"] == "diverged"  # activations grow layer by layer
+    assert outcome["he_normal", "sigmoid"] == "vanishing"  # 20 sigmoids: no gradient reaches the input
 
 
 def test_unavailable_cuda_is_a_clear_error(cli, write_recipe):
@@ -249,7 +304,7 @@ def test_debug_shows_the_traceback(write_recipe, tmp_path):
         [sys.executable, "-m", "sweepnn", "--debug", "run", str(bad)], capture_output=True, text=True
     )
     assert plain.returncode == 2 and "Traceback" not in plain.stderr
-    assert debug.returncode != 0 and "Traceback" in debug.stderr and "RecipeError" in debug.stderr
+    assert debug.returncode == 2 and "Traceback" in debug.stderr and "RecipeError" in debug.stderr
 
 
 def test_readme_option_reference_matches_the_registries(cli):
@@ -286,3 +341,9 @@ def test_every_registry_in_the_package_is_in_the_catalog():
 def test_unknown_storage_scheme_is_bad_input(cli, write_recipe):
     code, _, err = cli("run", write_recipe(), "--storage", "foo://bar")
     assert code == 2 and "unknown storage 'foo://bar'" in err
+
+
+def test_options_prints_descriptions_with_their_brackets(cli):
+    code, out, _ = cli("options", "model")
+    assert code == 0
+    assert "[linear, norm," in out and "[conv, norm," in out  # not swallowed as rich markup

@@ -79,6 +79,28 @@ def test_gradient_ratio_shows_vanishing_flow_in_a_deep_sigmoid_net():
     sig = train(deep("sigmoid", "xavier_uniform", epochs=2), CPU)
     relu = train(deep("relu", "he_normal", epochs=2), CPU)
     assert sig.history[-1]["grad_ratio"] < 1e-4 < relu.history[-1]["grad_ratio"]
+    assert sig.outcome == "vanishing"
+    # every weight layer's norm is kept, input to output, and the ratio is first over last
+    norms = sig.history[-1]["grad_norms"]
+    assert len(norms) == 21
+    assert norms[0] == sig.history[-1]["grad_norm_first"] and norms[-1] == sig.history[-1]["grad_norm_last"]
+    assert math.isclose(sig.history[-1]["grad_ratio"], norms[0] / norms[-1], rel_tol=1e-6)
+    # the flow shrinks layer by layer on its way back through the sigmoids
+    assert norms[1] < norms[10] < norms[19]
+
+
+def test_a_non_finite_gradient_is_a_divergence_of_the_gradient():
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    monitor = Monitor(model, ACTIVATIONS.parse("relu"), steps_per_epoch=10, reference_loss=1.0)
+    assert monitor.due(0)
+    loss = model(torch.randn(8, 4)).pow(2).mean()
+    loss.backward()
+    model[0].weight.grad[0, 0] = math.inf  # the loss is finite; one gradient element is not
+    monitor.measure_grads(loss)
+    monitor.measure_update()
+    found = monitor.check(step=7, epoch=2)
+    assert found is not None and (found.what, found.how, found.step) == ("gradient", "non-finite", 7)
+    assert str(found) == "gradient became inf at step 7 (epoch 2)"
 
 
 # ---- outcomes ------------------------------------------------------------------------------------
@@ -107,6 +129,9 @@ def test_tanh_with_standard_normal_init_saturates():
     ("history", "outcome"),
     [
         ([{"val_accuracy": 0.34, "train_accuracy": 0.35}], "stalled"),
+        # no flow at all (zeros init) is a stall; a trickle that never reaches the input is vanishing
+        ([{"val_accuracy": 0.34, "train_accuracy": 0.35, "grad_ratio": 0.0}], "stalled"),
+        ([{"val_accuracy": 0.34, "train_accuracy": 0.35, "grad_ratio": 1e-12}], "vanishing"),
         ([{"val_accuracy": 0.9, "train_accuracy": 0.91, "grad_ratio": 1e-5}], "vanishing"),
         ([{"val_accuracy": 0.9, "train_accuracy": 0.91, "grad_ratio": 1e5}], "exploding"),
         ([{"val_accuracy": 0.7, "train_accuracy": 1.0, "grad_ratio": 1.0}], "overfitting"),

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from sweepnn.config import Recipe
-from sweepnn.nets import build_cnn
+from sweepnn.nets import build_cnn, build_mlp
 from sweepnn.options.models import MODELS
 from sweepnn.options.norms import NORMS
 from sweepnn.trainer import TRAINED, train
@@ -66,3 +66,67 @@ def test_cnn_learns_mnist1d_better_than_an_mlp():
     cnn = accuracy({"name": "cnn", "channels": [32, 32]})
     mlp = accuracy({"name": "mlp", "depth": 2, "width": 128})
     assert cnn > mlp + 0.1
+
+
+# ---- layer order and per-block options ------------------------------------------------------------
+
+
+def kinds(model: nn.Module) -> list[str]:
+    """The network's layers by class name, in order (containers left out)."""
+    return [type(m).__name__ for m in model.modules() if not isinstance(m, nn.Sequential)]
+
+
+def test_mlp_widths_set_each_hidden_layer():
+    p = MODELS.parse({"name": "mlp", "widths": [32, 8, 4]})
+    model = build_mlp(p, (5,), 3)
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(5, 32), (32, 8), (8, 4), (4, 3)]
+
+
+@pytest.mark.parametrize(
+    ("position", "block"), [("before", ["BatchNorm1d", "Tanh"]), ("after", ["Tanh", "BatchNorm1d"])]
+)
+def test_norm_position_orders_each_block(position, block):
+    p = MODELS.parse(
+        {
+            "name": "mlp",
+            "depth": 2,
+            "width": 8,
+            "activation": "tanh",
+            "norm": "batchnorm",
+            "norm_position": position,
+        }
+    )
+    assert kinds(build_mlp(p, (4,), 2)) == ["Flatten", *(["Linear", *block] * 2), "Linear"]
+
+
+def test_mlp_dropout_one_rate_per_layer():
+    p = MODELS.parse({"name": "mlp", "widths": [16, 16, 16], "dropout": [0.0, 0.5, 0.25]})
+    model = build_mlp(p, (4,), 2)
+    assert kinds(model) == [
+        "Flatten",
+        "Linear",
+        "ReLU",
+        "Linear",
+        "ReLU",
+        "Dropout",
+        "Linear",
+        "ReLU",
+        "Dropout",
+        "Linear",
+    ]
+    assert [m.p for m in model.modules() if isinstance(m, nn.Dropout)] == [0.5, 0.25]
+
+
+def test_cnn_dropout_one_rate_per_block():
+    p = MODELS.parse({"name": "cnn", "channels": [4, 4, 4], "dropout": [0.1, 0.0, 0.3], "pool": "none"})
+    model = build_cnn(p, (1, 16), 2)
+    assert [m.p for m in model.modules() if isinstance(m, nn.Dropout)] == [0.1, 0.3]
+    assert model(torch.randn(3, 1, 16)).shape == (3, 2)
+
+
+@pytest.mark.parametrize(("name", "n"), [("mlp", 2), ("cnn", 2)])
+def test_a_dropout_list_of_the_wrong_length_is_a_recipe_error(name, n):
+    size = {"widths": [8] * n} if name == "mlp" else {"channels": [8] * n}
+    with pytest.raises(ValueError, match=f"dropout lists 3 rates for {n}"):
+        MODELS.parse({"name": name, **size, "dropout": [0.1, 0.1, 0.1]})

@@ -409,40 +409,6 @@ def test_optimizer_reduces_a_convex_quadratic(name):
     assert loss().item() < 0.5 * start
 
 
-def _two_steps(name: str, lr: float, mu: float) -> torch.Tensor:
-    """Two steps on 0.5*||w||² (gradient = w) from w0."""
-    kw = {} if name == "sgd" else {"momentum": mu}
-    w = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
-    opt = build_optimizer(OPTIMIZERS.parse({"name": name, "lr": lr, **kw}), [{"params": [w]}])
-    for _ in range(2):
-        opt.zero_grad()
-        (0.5 * (w**2).sum()).backward()
-        opt.step()
-    return w.detach()
-
-
-def test_momentum_and_nesterov_against_hand_computed_steps():
-    lr, mu = 0.1, 0.9
-    w0 = torch.tensor([1.0, -2.0], dtype=torch.float64)
-    # plain SGD: w <- w - lr*g, with g = w
-    w1 = w0 - lr * w0
-    sgd = w1 - lr * w1
-    # heavy ball: v <- mu*v + g (v starts at the first gradient); w <- w - lr*v
-    v1 = w0
-    w1m = w0 - lr * v1
-    v2 = mu * v1 + w1m
-    heavy = w1m - lr * v2
-    # Nesterov (torch's form): v as above; w <- w - lr*(g + mu*v)
-    v1 = w0
-    w1n = w0 - lr * (w0 + mu * v1)
-    v2 = mu * v1 + w1n
-    nest = w1n - lr * (w1n + mu * v2)
-    assert torch.allclose(_two_steps("sgd", lr, mu), sgd)
-    assert torch.allclose(_two_steps("momentum", lr, mu), heavy)
-    assert torch.allclose(_two_steps("nesterov", lr, mu), nest)
-    assert not torch.allclose(sgd, heavy) and not torch.allclose(heavy, nest)
-
-
 # ---------------------------------------------------------------------------------------------------
 # Schedules
 

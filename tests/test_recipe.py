@@ -49,7 +49,7 @@ def test_five_mistakes_are_all_reported_with_line_and_path():
         "r.yaml:13:5: search.space['model.widht']: 'model.widht' names no field of the recipe;"
         " did you mean 'model.width'?",
         "r.yaml:14:5: search.space['model.dropout']: step 0.15 does not divide the range 0.0..0.5;"
-        " e.g. high=0.45 would",
+        " e.g. high: 0.45 fits",
     ]
 
 
@@ -61,6 +61,64 @@ def test_yaml_syntax_error_has_line_and_column():
 def test_duplicate_key_is_an_error():
     (p,) = problems("train:\n  epochs: 3\n  epochs: 4\n")
     assert p == "r.yaml:3:3: train.epochs: key given twice"
+
+
+def test_a_duplicate_key_does_not_hide_the_other_problems():
+    assert problems("train:\n  epochs: 3\n  epochs: 4\nmodel: {activaton: relu}\n") == [
+        "r.yaml:3:3: train.epochs: key given twice",
+        "r.yaml:4:9: model.activaton: unknown key 'activaton'; did you mean 'activation'? valid keys:"
+        " activation, depth, dropout, init, norm, norm_position, width, widths",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("? [a, b]\n: 1\n", "r.yaml:1:3: a key must be a name, not ['a', 'b']"),
+        ("model: {[1]: 2}\n", "r.yaml:1:9: model: a key must be a name, not [1]"),
+        (
+            "search:\n  space:\n    model.width: {low: 1, high: 1e400}\n",
+            "r.yaml:3:27: search.space['model.width'].high: Input should be a finite number (got inf)",
+        ),
+        (
+            "train: {optimizer: {name: adam, lr: .inf}}\n",
+            "r.yaml:1:33: train.optimizer.lr: Input should be a finite number (got inf)",
+        ),
+        (
+            "search:\n  space:\n    train.optimizer.lr: {low: 0.1, hgh: 2}\n",
+            "r.yaml:3:36: search.space['train.optimizer.lr'].hgh: unknown key 'hgh'; did you mean 'high'?"
+            " valid keys: choices, high, log, low, step",
+        ),
+        (
+            "serach: {}\n",
+            "r.yaml:1:1: serach: unknown key 'serach'; did you mean 'search'? valid keys: data,"
+            " description, model, name, search, train",
+        ),
+        (
+            "search:\n  space:\n    train.optimizer: [{name: sgd, momentum: 0.9}]\n",
+            "r.yaml:3:5: search.space['train.optimizer'].choices[0]: choice {'name': 'sgd', 'momentum': 0.9}"
+            " is not valid for train.optimizer: unknown key 'momentum'; valid keys: lr, weight_decay",
+        ),
+        (
+            "search:\n  space:\n    train.optimizer: [{name: adamw, lr: -1}]\n",
+            "r.yaml:3:5: search.space['train.optimizer'].choices[0]: choice {'name': 'adamw', 'lr': -1}"
+            " is not valid for train.optimizer: lr: Input should be greater than 0",
+        ),
+        (
+            "search:\n  space:\n    model.activation: [{name: leaky_relu, negative_slope: 0.3}]\n",
+            "r.yaml:3:5: search.space['model.activation'].choices[0]: choice {'name': 'leaky_relu',"
+            " 'negative_slope': 0.3} is not valid for model.activation: unknown key 'negative_slope';"
+            " valid keys: slope",
+        ),
+    ],
+)
+def test_odd_yaml_and_nested_mistakes_are_located_errors(text, message):
+    assert problems(text) == [message]
+
+
+@pytest.mark.parametrize("text", ["-e5", ".e5", "+e5", "e5"])
+def test_exponents_without_a_mantissa_stay_text(text):
+    assert load_text(f"description: {text}\n", "r.yaml", "r").description == text
 
 
 @pytest.mark.parametrize("text", ["lr: 1e-3", "lr: '1e-3'", "lr: 1.0e-3", "lr: 0.001"])
@@ -212,7 +270,7 @@ def test_schema_accepts_shipped_recipes_and_rejects_unknown_keys():
 
     schema = recipe_schema()
     for path in RECIPES:
-        data, _ = parse_yaml(path.read_text(), str(path))  # YAML 1.2 floats, as editors read them
+        data, _, _ = parse_yaml(path.read_text(), str(path))  # YAML 1.2 floats, as editors read them
         jsonschema.validate(data, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"name": "x", "model": {"name": "mlp", "depht": 3}}, schema)

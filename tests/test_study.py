@@ -25,8 +25,9 @@ class Quiet:
         self.epochs: list[tuple[int, int]] = []
         self.done: list[int] = []
 
-    def sweep_started(self, study, done, budget, resumed):
+    def sweep_started(self, study, done, budget, resumed, best):
         self.start = (done, budget, resumed)
+        self.best_at_start = best
 
     def trial_started(self, number, params):
         pass
@@ -69,6 +70,41 @@ def test_every_sampler_runs_a_sweep(sampler, tmp_path):
     if sampler == "grid":  # four grid points, each visited once
         assert grid_size(recipe) == 4
         assert len({(t.params["train.optimizer.lr"], t.params["model.activation"]) for t in trials}) == 4
+
+
+CONDITIONAL_GRID = (
+    TINY.split("search:")[0]
+    + """\
+search:
+  sampler: grid
+  pruner: none
+  space:
+    train.optimizer.name: [sgd, momentum]
+    train.optimizer.momentum: [0.5, 0.9]
+    model.width: [4, 8]
+"""
+)
+
+
+def _configs(study) -> list[tuple]:
+    return [tuple(sorted(t.params.items())) for t in study.trials if t.state.is_finished()]
+
+
+def test_a_grid_with_conditional_parameters_visits_each_configuration_once(tmp_path):
+    # sgd takes no momentum: 2 widths for sgd + 2 momenta x 2 widths = 6, not the product's 8
+    recipe, summary, _ = sweep(CONDITIONAL_GRID, tmp_path)
+    assert grid_size(recipe) == 6
+    configs = _configs(summary.study)
+    assert len(configs) == 6 == len(set(configs))
+    assert sum("train.optimizer.momentum" not in dict(c) for c in configs) == 2
+
+
+def test_a_resumed_grid_runs_the_points_it_has_not_visited(tmp_path):
+    sweep(CONDITIONAL_GRID.replace("  pruner: none", "  pruner: none\n  n_trials: 3"), tmp_path)
+    _, summary, events = sweep(CONDITIONAL_GRID, tmp_path)  # the full grid: 3 more
+    assert len(events.done) == 3
+    configs = _configs(summary.study)
+    assert len(configs) == 6 == len(set(configs))
 
 
 @pytest.mark.parametrize("pruner", list(PRUNERS))
@@ -162,10 +198,13 @@ def test_embedded_storage_is_readable_by_optuna_dashboard(tmp_path):
 
 def test_a_resumed_study_does_not_replay_the_points_it_already_tried(tmp_path):
     text = TINY.replace("n_trials: 3", "n_trials: 2")
-    sweep(text, tmp_path)
-    _, summary, _ = sweep(text.replace("n_trials: 2", "n_trials: 4"), tmp_path)
+    _, first, events = sweep(text, tmp_path)
+    assert events.best_at_start is None  # a new study has no best yet
+    _, summary, events = sweep(text.replace("n_trials: 2", "n_trials: 4"), tmp_path)
     lrs = [t.params["train.optimizer.lr"] for t in summary.study.trials]
     assert len(lrs) == 4 and len(set(lrs)) == 4
+    # the progress display starts from the best of the earlier run
+    assert events.best_at_start == max(t.value for t in first.study.trials[:2] if t.value is not None)
 
 
 def test_a_timeout_alone_runs_as_many_trials_as_fit(tmp_path):

@@ -27,7 +27,14 @@ torch.set_num_threads(1)
 CPU = torch.device("cpu")
 METRIC_KEYS = {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "train_time", "lr", "gap"}
 # training-health diagnostics measured each epoch (ReLU: dead units; no saturation for ReLU)
-DIAGNOSTIC_KEYS = {"grad_norm_first", "grad_norm_last", "grad_ratio", "dead_fraction", "update_ratio"}
+DIAGNOSTIC_KEYS = {
+    "grad_norm_first",
+    "grad_norm_last",
+    "grad_norms",
+    "grad_ratio",
+    "dead_fraction",
+    "update_ratio",
+}
 BLOBS = {"name": "blobs", "n_samples": 400}  # 320 training examples: 5 batches of 64
 SMALL_MLP = {"name": "mlp", "depth": 1, "width": 16}
 

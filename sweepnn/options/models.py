@@ -36,6 +36,8 @@ def _check_mlp(p) -> None:
 def _check_cnn(p) -> None:
     if not p.channels:
         raise ValueError("channels is empty; give at least one convolution block")
+    if isinstance(p.dropout, list) and len(p.dropout) != len(p.channels):
+        raise ValueError(f"dropout lists {len(p.dropout)} rates for {len(p.channels)} conv blocks")
 
 
 def _cnn(params, input_shape, n_out):
@@ -97,7 +99,10 @@ MODELS: Registry[ModelSpec] = Registry(
                     Literal["before", "after"],
                     Field("before", description="normalize before or after the activation"),
                 ),
-                "dropout": (float, Field(0.0, ge=0, lt=1, description="dropout rate after each block")),
+                "dropout": (
+                    Rate | list[Rate],
+                    Field(0.0, description="dropout rate after each conv block, or one rate per block"),
+                ),
                 "init": (INITS.type_for("he_normal"), INITS.default("he_normal")),
             },
         ),
