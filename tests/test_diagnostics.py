@@ -148,7 +148,7 @@ def test_classify(history, outcome):
 def test_overfitting_is_seen_on_a_small_noisy_training_set():
     cfg = Recipe(
         name="t",
-        data={"name": "spirals", "n_samples": 120, "noise": 0.6},
+        data={"name": "spirals", "n_samples": 120, "noise": 1.0},
         model={"depth": 3, "width": 256},
         train={"epochs": 150, "batch_size": 16, "optimizer": {"name": "adam", "lr": 3e-3}},
     )
