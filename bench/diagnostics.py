@@ -4,7 +4,7 @@ Trains the same configuration with `train.diagnostics` true and false, alternati
 --repeats runs each, one torch thread. Default: the quickstart's base model (MNIST-1D, MLP 3x256);
 --deep uses the 20-layer MLP of recipes/init_deep.yaml, where hooks and per-layer norms cost most.
 
-    python bench/diagnostics.py [--repeats 15] [--epochs 5] [--deep]
+    python bench/diagnostics.py [--repeats 15] [--epochs 20] [--deep]
 
 Prints one JSON line: median seconds with and without diagnostics and their ratio.
 """
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=15)
-    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=20)  # the quickstart's: a trial's real length
     ap.add_argument("--deep", action="store_true")
     args = ap.parse_args()
 
@@ -56,7 +56,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "model": "mlp 20x64 spirals" if args.deep else "mlp 3x256 mnist1d",
+                "model": f"{base.model.name} {base.model.depth}x{base.model.width} {base.data.name}",
                 "epochs": args.epochs,
                 "repeats": args.repeats,
                 "seconds_with": round(on, 4),
