@@ -5,6 +5,7 @@ from __future__ import annotations
 from sweepnn.datasets import DATASETS
 from sweepnn.errors import UnknownOptionError, choices_text, did_you_mean
 from sweepnn.options.activations import ACTIVATIONS
+from sweepnn.options.augment import AUGMENTATIONS
 from sweepnn.options.inits import INITS
 from sweepnn.options.losses import LOSSES
 from sweepnn.options.metrics import METRICS
@@ -30,6 +31,7 @@ FAMILIES: dict[str, Registry] = {
         WARMUPS,
         PENALTIES,
         SCALERS,
+        AUGMENTATIONS,
         LOSSES,
         METRICS,
         SAMPLERS,

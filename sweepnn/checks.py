@@ -5,9 +5,10 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from sweepnn.config import Recipe
-from sweepnn.datasets import task_of
+from sweepnn.datasets import DATASETS, task_of
 from sweepnn.errors import choices_text
 from sweepnn.locations import Loc, dotted, raw_loc
+from sweepnn.options.augment import AUGMENTATIONS, active
 from sweepnn.options.losses import LOSSES
 from sweepnn.options.metrics import METRICS
 from sweepnn.options.search import SAMPLERS
@@ -42,6 +43,7 @@ def cross_problems(recipe: Recipe, explicit_pruner: bool) -> list[tuple[Loc, str
         metrics = [o.metric for o in s.objectives]
         if len(set(metrics)) != len(metrics):
             out.append((("search", "objective"), "the same metric is listed twice"))
+    out += _data_problems(recipe.data)
     task = task_of(recipe.data)
     if recipe.train.loss is not None and LOSSES[recipe.train.loss.name].task != task:
         fitting = [n for n, spec in LOSSES.items() if spec.task == task]
@@ -68,6 +70,17 @@ def cross_problems(recipe: Recipe, explicit_pruner: bool) -> list[tuple[Loc, str
                     f" {choices_text(fitting)}",
                 )
             )
+    if s.fair is not None:
+        spec = s.space.get(s.fair)
+        if spec is None or spec.choices is None or len(spec.choices) < 2:
+            choices = [k for k, v in s.space.items() if v.choices is not None and len(v.choices) > 1]
+            out.append(
+                (
+                    ("search", "fair"),
+                    f"'{s.fair}' is not a searched choice of several values; fair takes one of:"
+                    f" {choices_text(choices) or '(none in this space: list choices under search.space)'}",
+                )
+            )
     if sampler.needs_grid:
         for p in plan(s.space):
             if p.kind == "float" and p.spec.step is None:
@@ -77,6 +90,30 @@ def cross_problems(recipe: Recipe, explicit_pruner: bool) -> list[tuple[Loc, str
                         f"the grid sampler needs a finite set of values: give {p.path} choices or a step",
                     )
                 )
+    return out
+
+
+def _data_problems(data) -> list[tuple[Loc, str]]:
+    """Augmentations that do not fit the dataset's inputs; a test split a dataset already has."""
+    spec = DATASETS[data.name]
+    out: list[tuple[Loc, str]] = []
+    for aug, _params in active(data.augment):
+        if spec.kind not in aug.kinds:
+            fitting = [n for n, a in AUGMENTATIONS.items() if spec.kind in a.kinds]
+            out.append(
+                (
+                    ("data", "augment", aug.name),
+                    f"{aug.name} augments {' and '.join(aug.kinds)} inputs, but {data.name} is {spec.kind}"
+                    f" data; for it use: {choices_text(fitting)}",
+                )
+            )
+    if data.test_fraction > 0 and spec.has_test:
+        out.append(
+            (
+                ("data", "test_fraction"),
+                f"{data.name} has a test set of its own; leave test_fraction out (it is used as is)",
+            )
+        )
     return out
 
 

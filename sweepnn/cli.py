@@ -106,17 +106,31 @@ def run(
     ] = None,
     top: Annotated[int, typer.Option(min=1, help="Rows of the ranked table to print.")] = 10,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final table.")] = False,
+    fail_under: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="METRIC=VALUE: exit 1 unless the best trial reaches it (at most VALUE for losses and"
+            " times). Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    junit: Annotated[
+        Path | None, typer.Option(help="Write a JUnit XML report here (a test case per trial and bar).")
+    ] = None,
 ) -> None:
     """Run (or resume) the sweep a recipe describes, then print the ranked trials."""
     from sweepnn import variants
+    from sweepnn.ci import parse_bar
     from sweepnn.recipe import load
 
+    bars = [parse_bar(text) for text in fail_under or []]  # bad bars are bad input: before any training
     cfg = variants.override(load(recipe), trials=trials, timeout=timeout, seed=seed)
     if smoke:
         cfg = variants.smoke(cfg)
 
-    from sweepnn.display import SweepDisplay, ranked_table
-    from sweepnn.results import best_number, display_frame, trials_frame
+    from sweepnn.display import SweepDisplay
+    from sweepnn.fair import arms
+    from sweepnn.run_report import Finished, report, write_arms_summary
     from sweepnn.runner import RunOptions
     from sweepnn.runner import run as run_recipe
     from sweepnn.study import Interrupted
@@ -125,35 +139,20 @@ def run(
     opts = RunOptions(
         results_dir=results, storage=storage, device=device, threads=threads, fresh=fresh, source=str(recipe)
     )
-    try:
-        with SweepDisplay(console, cfg, quiet=quiet) as display:
-            summary, written = run_recipe(cfg, opts, display)
-    except Interrupted as e:
-        err_console.print(
-            f"[bold yellow]Interrupted:[/] {e} Results so far: {results / cfg.name}/", soft_wrap=True
-        )
-        raise typer.Exit(e.exit_code) from None
-
-    study = summary.study
-    df = trials_frame(study, cfg)
-    console.print()
-    console.print(ranked_table(display_frame(df, cfg, top=top), title=f"Top trials of {cfg.name}"))
-    best = best_number(study, cfg)
-    if best is None:
-        reasons = "\n  ".join(summary.failures[:5]) or "see trials.csv for each trial's reason"
-        raise SweepnnError(f"no trial of '{cfg.name}' completed:\n  {reasons}")
-    trial = study.trials[best]
-    values = ", ".join(
-        f"{o.metric} {v:.4f}" for o, v in zip(cfg.search.objectives, trial.values, strict=True)
-    )
-    console.print(f"\n[bold]Best:[/] trial {best}, {values}")
-    params = trial.user_attrs.get("params", {})
-    for k in (k for k in cfg.search.space if k in params):
-        console.print(f"  {k}: {params[k]}")
-    console.print(
-        f"\n{summary.ran} trial(s) run in {summary.seconds:.1f}s. Results: {written.folder}/ "
-        f"(trials.csv, summary.md, best.yaml, recipe.yaml)"
-    )
+    runs = []
+    for _label, arm in arms(cfg):  # one study; or, with search.fair, one per value of that option
+        try:
+            with SweepDisplay(console, arm, quiet=quiet) as display:
+                summary, written = run_recipe(arm, opts, display)
+        except Interrupted as e:
+            err_console.print(
+                f"[bold yellow]Interrupted:[/] {e} Results so far: {results / arm.name}/", soft_wrap=True
+            )
+            raise typer.Exit(e.exit_code) from None
+        runs.append(Finished(arm, summary, written.folder))
+    if cfg.search.fair is not None:
+        write_arms_summary(runs, results / cfg.name, cfg)
+    report(console, runs, top=top, bars=bars, junit=junit)
 
 
 @app.command()
@@ -183,6 +182,27 @@ def validate(
             f"{len(recipes)} file{'s' if len(recipes) != 1 else ''}"
         )
         raise typer.Exit(2)
+
+
+@app.command()
+@_errors_to_exit
+def download(
+    name: Annotated[
+        str, typer.Argument(help="mnist, fashion_mnist, cifar10 or cifar100.", show_default=False)
+    ],
+    folder: Annotated[
+        Path | None,
+        typer.Option(help="Where to put the files (default: data/NAME, where the dataset reads them)."),
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="Fetch from this mirror instead of the publisher.")
+    ] = None,
+) -> None:
+    """Fetch a public dataset's files once, checked against the published checksums (needs a network)."""
+    from sweepnn.download import download as fetch
+
+    written = fetch(name, folder, base_url, log=err_console.print)
+    typer.echo(f"{len(written)} files written" if written else "nothing to do: already there")
 
 
 @app.command()
@@ -232,3 +252,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:  # outside a sweep (e.g. during start-up): exit quietly, as shells expect
         sys.exit(130)
+
+
+# Commands that read studies live in their own module; importing it registers them on `app`.
+from sweepnn import cli_results  # noqa: E402, F401

@@ -176,6 +176,17 @@ class SearchConfig(Frozen):
         description="trial budget; default 20 (unlimited with a timeout), or 1 with an empty space",
     )
     timeout: Duration | None = Field(None, description="stop starting trials after this long (e.g. 10m)")
+    fair: str | None = Field(
+        None,
+        description="a searched choice (e.g. train.optimizer.name) whose every value gets its own study"
+        " and an equal share of the trials: each compared at its best",
+    )
+    repeats: int = Field(
+        1, ge=1, le=100, description="train each sampled configuration with this many seeds; score their mean"
+    )
+    test_top: int = Field(
+        3, ge=0, description="after the sweep, score this many best trials on the test split (0: none)"
+    )
     objective: ObjectiveSpec | list[ObjectiveSpec] = Field(default_factory=Objective)
     space: dict[str, ParamInput] = Field(
         default_factory=dict, description="dotted config path -> range or choices"

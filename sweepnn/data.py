@@ -42,12 +42,17 @@ _CACHE_SIZE = 4  # trials that search data options each keep a copy; bound what 
 
 def load_data(params, device: torch.device) -> Data:
     """The configured dataset on `device`, split by `params.seed`; built once per process."""
-    key = (json.dumps(params.model_dump(mode="json"), sort_keys=True), str(device))
+    # augmentation works on batches as they are drawn: the same tensors serve every setting of it
+    key = (json.dumps(params.model_dump(mode="json", exclude={"augment"}), sort_keys=True), str(device))
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
     arrays = DATASETS[params.name].load(params, cache_dir())
     order = np.random.default_rng(params.seed).permutation(len(arrays.y))
+    if params.test_fraction > 0:  # held out first, so the test set never depends on `limit`
+        n_test = max(1, round(params.test_fraction * len(order)))
+        arrays.x_test, arrays.y_test = arrays.x[order[:n_test]], arrays.y[order[:n_test]]
+        order = order[n_test:]
     if params.limit is not None:
         order = order[: params.limit]
     n_val = max(1, round(params.val_fraction * len(order)))

@@ -22,6 +22,8 @@ from sweepnn.space import apply, short_names
 from sweepnn.variants import to_yaml
 
 METRIC_COLUMNS = ("val_accuracy", "val_loss", "train_accuracy", "train_loss", "train_time")
+# Scores on the test split, for the best trials only (see sweepnn.holdout).
+TEST_COLUMNS = ("test_accuracy", "test_r2", "test_loss")
 # Training-health diagnostics of the final epoch (see sweepnn.diagnostics).
 DIAGNOSTIC_COLUMNS = ("grad_ratio", "dead_fraction", "saturated_fraction", "update_ratio", "gap")
 
@@ -60,6 +62,10 @@ def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
     objectives = recipe.search.objectives
     paths = list(recipe.search.space)
     pareto = {t.number for t in study.best_trials} if len(objectives) > 1 and _any_complete(study) else set()
+    from sweepnn.study import held_out_scores  # the study is open: Optuna is loaded already
+
+    tested = held_out_scores(study)
+    repeats = recipe.search.repeats
     rows = []
     for t in study.get_trials(deepcopy=False):
         params = t.user_attrs.get("params", t.params)
@@ -70,12 +76,16 @@ def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
             if value is None and t.state.name == "PRUNED" and len(objectives) == 1 and t.intermediate_values:
                 value = t.intermediate_values[max(t.intermediate_values)]  # the value it was pruned at
             row[f"objective.{o.metric}"] = value
+            if repeats > 1:  # the spread of the objective over the seeds of a complete trial
+                row[f"objective.{o.metric}.std"] = (t.user_attrs.get("metrics_std") or {}).get(o.metric)
         if pareto:
             row["pareto"] = t.number in pareto
         for path in paths:
             row[path] = params.get(path)
         for m in (*METRIC_COLUMNS, *DIAGNOSTIC_COLUMNS):
             row[m] = metrics.get(m)
+        for m in TEST_COLUMNS:
+            row[m] = tested.get(t.number, {}).get(m)
         row["epochs"] = t.user_attrs.get("epochs")
         row["seconds"] = t.user_attrs.get("seconds")
         row["reason"] = t.user_attrs.get("reason", "")
@@ -85,10 +95,15 @@ def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
         "number",
         "state",
         "outcome",
-        *(f"objective.{o.metric}" for o in objectives),
+        *(
+            c
+            for o in objectives
+            for c in (f"objective.{o.metric}", *([f"objective.{o.metric}.std"] if repeats > 1 else []))
+        ),
         *(["pareto"] if pareto else []),
         *paths,
         *METRIC_COLUMNS,
+        *(c for c in TEST_COLUMNS if any(c in v for v in tested.values())),
         *DIAGNOSTIC_COLUMNS,
         "epochs",
         "seconds",
@@ -116,8 +131,22 @@ def _rank(df: pd.DataFrame, recipe: Recipe, pareto: bool) -> pd.DataFrame:
     )
     df = df.loc[order.sort_values(["tier", "p", "key", "n"]).index].reset_index(drop=True)
     complete = df["state"] == "complete"
-    df.insert(0, "rank", pd.Series(range(1, len(df) + 1)).where(complete).astype("Int64"))
+    ranks = pd.Series(range(1, len(df) + 1))
+    if f"{col}.std" in df:
+        ranks = _tied_ranks(df[col], df[f"{col}.std"], recipe.search.repeats)
+    df.insert(0, "rank", ranks.where(complete).astype("Int64"))
     return df
+
+
+def _tied_ranks(mean: pd.Series, std: pd.Series, k: int) -> pd.Series:
+    """Ranks in table order where a trial whose mean is within the noise of the one above shares its
+    rank (1, 2, 2, 4): the difference is under 1.96 standard errors of a difference of two means."""
+    ranks: list[int] = []
+    for i in range(len(mean)):
+        se = math.sqrt(((std.iloc[i] or 0) ** 2 + (std.iloc[i - 1] or 0) ** 2) / k) if i else 0.0
+        tied = i > 0 and abs(mean.iloc[i] - mean.iloc[i - 1]) < 1.96 * se
+        ranks.append(ranks[-1] if tied else i + 1)
+    return pd.Series(ranks)
 
 
 def best_number(study, recipe: Recipe) -> int | None:
@@ -174,12 +203,14 @@ def display_frame(df: pd.DataFrame, recipe: Recipe, top: int | None = None) -> p
     """The ranked table as people read it: short parameter names, formatted numbers, no CSV-only columns."""
     paths = list(recipe.search.space)
     short = short_names(paths)
-    objective_cols = [c for c in df.columns if c.startswith("objective.")]
+    objective_cols = [c for c in df.columns if c.startswith("objective.") and not c.endswith(".std")]
     keep = [
         "rank",
         "number",
         *objective_cols,
         *(["pareto"] if "pareto" in df else []),
+        # the held-out score of the best trials: how the chosen ones do on data that chose nothing
+        *(c for c in TEST_COLUMNS[:2] if c in df),
         *paths,
         "epochs",
         "seconds",
@@ -189,6 +220,12 @@ def display_frame(df: pd.DataFrame, recipe: Recipe, top: int | None = None) -> p
         *(["grad_ratio"] if "grad_ratio" in df and df["grad_ratio"].notna().any() else []),
     ]
     out = df[keep].head(top) if top else df[keep]
+    formatted = out.map(fmt) if hasattr(out, "map") else out.applymap(fmt)
+    for c in objective_cols:  # seed repeats: mean ± std over the seeds
+        if f"{c}.std" in df:
+            std = df[f"{c}.std"].head(len(out)).map(lambda v: f"{v:.2g}" if pd.notna(v) else "")
+            formatted[c] = [f"{m} ± {s}" if s else m for m, s in zip(formatted[c], std, strict=True)]
+    out = formatted
     out = out.rename(
         columns={
             "number": "trial",
@@ -198,7 +235,7 @@ def display_frame(df: pd.DataFrame, recipe: Recipe, top: int | None = None) -> p
             **short,
         }
     )
-    return out.map(fmt) if hasattr(out, "map") else out.applymap(fmt)
+    return out
 
 
 def _numeric(column: pd.Series) -> bool:

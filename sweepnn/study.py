@@ -23,14 +23,19 @@ from optuna.trial import FrozenTrial, TrialState
 from sweepnn.config import Recipe
 from sweepnn.errors import InputError, SweepnnError
 from sweepnn.options.search import PRUNERS, SAMPLERS
-from sweepnn.space import Param, grid, plan, sample
+from sweepnn.space import Param, apply, grid, plan, sample
 from sweepnn.variants import pruner_of
 
 DEFAULT_STORAGE = "studies.journal"
 ATTR_FINGERPRINT = "sweepnn:fingerprint"
 ATTR_RECIPE = "sweepnn:recipe"
 # Parts of a recipe that may change between runs of one study: extending the budget is resuming.
-_UNFINGERPRINTED = {"name": True, "description": True, "search": {"n_trials": True, "timeout": True}}
+_UNFINGERPRINTED = {
+    "name": True,
+    "description": True,
+    "search": {"n_trials": True, "timeout": True, "test_top": True},
+}
+ATTR_TEST = "sweepnn:test:"  # + trial number: that trial's scores on the test split
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -101,7 +106,7 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 def recipe_changes(old: dict, new: dict, limit: int = 8) -> list[str]:
     """'path: old -> new' for each leaf that differs (the budget excluded)."""
     a, b = _flatten(old), _flatten(new)
-    skip = ("name", "description", "search.n_trials", "search.timeout")
+    skip = ("name", "description", "search.n_trials", "search.timeout", "search.test_top")
     keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and not k.startswith(skip)]
     lines = [f"{k}: {a.get(k, '(absent)')!r} -> {b.get(k, '(absent)')!r}" for k in keys[:limit]]
     return lines + ([f"... and {len(keys) - limit} more"] if len(keys) > limit else [])
@@ -293,6 +298,37 @@ def best_value(study: optuna.Study, direction: str) -> float | None:
     return (max if direction == "maximize" else min)(values) if values else None
 
 
+def top_numbers(study: optuna.Study, recipe: Recipe) -> list[int]:
+    """The numbers of the best `search.test_top` completed trials, by the first objective."""
+    first = recipe.search.objectives[0]
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    ranked = sorted(complete, key=lambda t: t.values[0], reverse=first.direction == "maximize")
+    return [t.number for t in ranked[: recipe.search.test_top]]
+
+
+def score_test(study: optuna.Study, recipe: Recipe, device, leaders) -> None:
+    """Score the best trials on the test split, once each (see sweepnn.holdout).
+
+    Kept as study attributes, one per trial: a finished trial's own attributes cannot change.
+    """
+    from sweepnn.holdout import score_on_test
+
+    for number in top_numbers(study, recipe):
+        if ATTR_TEST + str(number) in study.user_attrs:
+            continue
+        trial = study.trials[number]
+        cfg = apply(recipe, trial.user_attrs.get("params", trial.params))
+        scores = score_on_test(cfg, device, leaders.weights.get(number))
+        if not scores:
+            return  # the dataset has no test split
+        study.set_user_attr(ATTR_TEST + str(number), scores)
+
+
+def held_out_scores(study: optuna.Study) -> dict[int, dict[str, float]]:
+    """Trial number -> its test scores, for the trials that have them."""
+    return {int(k.removeprefix(ATTR_TEST)): v for k, v in study.user_attrs.items() if k.startswith(ATTR_TEST)}
+
+
 def requeue_interrupted(study: optuna.Study) -> int:
     """Enqueue once more, with the same parameters, each trial an interruption cut short."""
     trials = study.get_trials(deepcopy=False)
@@ -316,9 +352,12 @@ def run_sweep(
 ) -> SweepSummary:
     """Run trials until the budget (finished trials of earlier runs included) or the timeout is spent."""
     from sweepnn.data import load_data
+    from sweepnn.holdout import Leaders
+    from sweepnn.repeats import train_repeats
     from sweepnn.trainer import TRAINED, result_attrs, train
 
     summary = SweepSummary(study, resumed)
+    leaders = Leaders(recipe.search.test_top)
     objectives = recipe.search.objectives
     budget = recipe.search.budget
     if SAMPLERS[recipe.search.sampler.name].needs_grid:
@@ -346,7 +385,11 @@ def run_sweep(
                 cfg, params = sample(recipe, _TrialSuggest(trial))
                 trial.set_user_attr("params", params)
                 events.trial_started(trial.number, params)
-                result = train(cfg, device, report, data=data if cfg.data == recipe.data else None)
+                same_data = data if cfg.data == recipe.data else None
+                if recipe.search.repeats > 1:
+                    result = train_repeats(cfg, device, report, same_data)
+                else:
+                    result = train(cfg, device, report, data=same_data)
             except Exception as e:  # one bad trial must not end the sweep
                 _release_memory(device)
                 trial.set_user_attr("outcome", "failed")
@@ -360,6 +403,7 @@ def run_sweep(
                 trial.set_user_attr("seconds", time.perf_counter() - t0)
                 if result.outcome in TRAINED:  # stalled or overfitting trials still have a score
                     frozen = study.tell(trial, [result.metrics[o.metric] for o in objectives])
+                    leaders.offer(frozen.number, result.model, top_numbers(study, recipe))
                 elif result.outcome == "pruned":
                     frozen = study.tell(trial, state=TrialState.PRUNED)
                 else:  # diverged: recorded with its parameters and reason, never "best"
@@ -370,6 +414,7 @@ def run_sweep(
             events.trial_done(frozen, done, budget)
             if on_progress:
                 on_progress()
+        score_test(study, recipe, device, leaders)
     except KeyboardInterrupt as e:
         if trial is not None:
             trial.set_user_attr("outcome", "interrupted")

@@ -17,6 +17,7 @@ import torch
 from sweepnn.config import Recipe
 from sweepnn.data import Data, load_data
 from sweepnn.diagnostics import Monitor, classify
+from sweepnn.options.augment import active, augment_batch
 from sweepnn.options.losses import DEFAULT_LOSS, LOSSES
 from sweepnn.options.metrics import METRICS
 from sweepnn.options.models import MODELS
@@ -40,6 +41,8 @@ class TrialResult:
     history: list[dict[str, float]] = field(default_factory=list)  # every epoch's
     reason: str = ""
     model: torch.nn.Module | None = field(default=None, repr=False)  # the trained network
+    repeats: list[dict[str, Any]] | None = None  # with search.repeats: each seed's final metrics
+    metrics_std: dict[str, float] = field(default_factory=dict)  # ... and their spread over the seeds
 
     @property
     def epochs(self) -> int:
@@ -115,6 +118,7 @@ def train(
     loss_fn = LOSSES[loss_params.name].fn
     score_key = "accuracy" if task == "classification" else "r2"
 
+    augmentations = active(cfg.data.augment)  # training batches only: evaluation sees the data as is
     decay, keep = _split_decay(model, reg.decay_biases)
     opt = build_optimizer(t.optimizer, [{"params": decay}, {"params": keep, "weight_decay": 0.0}])
     base_lrs = [g["lr"] for g in opt.param_groups]
@@ -158,6 +162,8 @@ def train(
             measuring = monitor.due(i)  # arms the activation hooks for this forward pass
             idx = order[bounds[i] : bounds[i + 1]]
             xb, yb = x[idx], y[idx]
+            if augmentations:
+                xb = augment_batch(augmentations, xb, gen)
             out = model(xb)
             loss = loss_fn(loss_params, _shape(out, yb), yb, reg.label_smoothing)
             penalty = penalty_term(reg.penalty, decay)  # on the tensors weight decay would touch
@@ -263,10 +269,14 @@ class _EarlyStop:
 
 def result_attrs(result: TrialResult) -> dict[str, Any]:
     """What a finished trial stores beside its value: outcome, reason, epochs and curves."""
-    return {
+    attrs = {
         "outcome": result.outcome,
         "reason": result.reason,
         "epochs": result.epochs,
         "metrics": result.metrics,
         "history": result.history,
     }
+    if result.repeats is not None:
+        attrs["repeats"] = result.repeats
+        attrs["metrics_std"] = result.metrics_std
+    return attrs

@@ -55,6 +55,7 @@ def smoke(recipe: Recipe) -> Recipe:
     raw["search"]["space"] = {k: v for k, v in raw["search"]["space"].items() if k != "train.epochs"}
     raw["search"]["n_trials"] = min(recipe.search.budget or SMOKE_TRIALS, SMOKE_TRIALS)
     raw["search"]["timeout"] = None
+    raw["search"]["repeats"] = min(recipe.search.repeats, 2)  # still several seeds, fewer of them
     raw["data"]["limit"] = min(recipe.data.limit or SMOKE_EXAMPLES, SMOKE_EXAMPLES)
     return Recipe.model_validate(raw)
 

@@ -18,21 +18,28 @@ SMALL = {
     "blobs": {"n_samples": 300},
     "mnist1d": {"n_samples": 1000},
     "teacher": {"n_samples": 300},
+    "xor": {"n_samples": 300, "dims": 3},
+    "digits": {},
 }
 
 
-# File datasets read the files test_files writes: IDX images of four classes, a CSV of three.
-FILE_CLASSES = {"mnist": 4, "fashion_mnist": 4, "csv": 3}
+# File datasets read the files the tests write: IDX images of four classes, tables (CSV, Parquet) of
+# three, CIFAR binary files with every class.
+FILE_CLASSES = {"mnist": 4, "fashion_mnist": 4, "csv": 3, "parquet": 3, "cifar10": 10, "cifar100": 100}
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _idx_files(tmp_path_factory):
-    from test_files import write_mnist, write_table
+    from test_datasets_cifar import write_cifar
+    from test_files import write_mnist, write_parquet
 
     folder = write_mnist(tmp_path_factory.mktemp("idx"), n=300)
     SMALL["mnist"] = SMALL["fashion_mnist"] = {"path": str(folder)}
-    table = write_table(tmp_path_factory.mktemp("csv") / "table.csv")
-    SMALL["csv"] = {"path": str(table), "target": "label"}
+    table = write_parquet(tmp_path_factory.mktemp("tables") / "table.parquet")  # and table.csv beside it
+    SMALL["csv"] = {"path": str(table.with_suffix(".csv")), "target": "label"}
+    SMALL["parquet"] = {"path": str(table), "target": "label"}
+    SMALL["cifar10"] = {"path": str(write_cifar(tmp_path_factory.mktemp("c10"), "cifar10", per_file=40))}
+    SMALL["cifar100"] = {"path": str(write_cifar(tmp_path_factory.mktemp("c100"), "cifar100", per_file=1000))}
     yield
     for name in FILE_CLASSES:
         SMALL.pop(name, None)
@@ -56,7 +63,7 @@ def test_dataset_loads_split_and_typed(name):
     assert d.task == DATASETS[name].task
     if d.task == "classification":
         assert d.y_train.dtype == torch.int64
-        classes = getattr(p, "classes", FILE_CLASSES.get(name, 2 if name == "moons" else 10))
+        classes = getattr(p, "classes", FILE_CLASSES.get(name, 2 if name in ("moons", "xor") else 10))
         assert d.n_outputs == classes
         assert set(d.y_train.unique().tolist()) == set(range(classes))
         counts = torch.bincount(d.y_val)

@@ -6,6 +6,7 @@ import csv
 import gzip
 import re
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -210,3 +211,54 @@ search:
     assert code == 0, err
     rows = trial_rows(tmp_path / "results" / "table")
     assert len(rows) == 2 and max(float(r["val_accuracy"]) for r in rows) > 0.85
+
+
+def write_parquet(path: Path, n: int = 300, seed: int = 0) -> Path:
+    """The same table as write_table, as Parquet; the colour column stored as a categorical."""
+    import pandas as pd
+
+    table = pd.read_csv(write_table(path.with_suffix(".csv"), n, seed))
+    table["colour"] = table["colour"].astype("category")
+    table.to_parquet(path, engine="pyarrow")
+    return path
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"target": "label"}, {"target": "price", "task": "regression", "features": ["size", "colour"]}],
+)
+def test_parquet_gives_the_arrays_csv_gives_for_the_same_table(tmp_path, change):
+    file = write_parquet(tmp_path / "t.parquet")
+    arrays = {
+        fmt: DATASETS[fmt].load(
+            DATASETS.parse({"name": fmt, "path": str(file.with_suffix(f".{fmt}")), **change}), tmp_path
+        )
+        for fmt in ("csv", "parquet")
+    }
+    assert np.array_equal(arrays["csv"].x, arrays["parquet"].x)
+    assert np.array_equal(arrays["csv"].y, arrays["parquet"].y)
+    assert arrays["parquet"].x.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        (lambda f: f.write_text("size,label\n1,a\n"), "cannot read {file} as Parquet"),
+        (lambda f: None, "no table at {file}: give data.path, a Parquet file"),
+    ],
+    ids=["not-parquet", "missing"],
+)
+def test_parquet_mistakes_are_clear(tmp_path, write, message):
+    file = tmp_path / "t.parquet"
+    write(file)
+    p = DATASETS.parse({"name": "parquet", "path": str(file), "target": "label"})
+    with pytest.raises(InputError, match=re.escape(message.format(file=file))):
+        DATASETS["parquet"].load(p, tmp_path)
+
+
+def test_parquet_without_pyarrow_names_the_extra(tmp_path, monkeypatch):
+    file = write_parquet(tmp_path / "t.parquet")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if pyarrow were not installed
+    p = DATASETS.parse({"name": "parquet", "path": str(file), "target": "label"})
+    with pytest.raises(InputError, match=re.escape("needs pyarrow: pip install 'sweepnn[parquet]'")):
+        DATASETS["parquet"].load(p, tmp_path)
