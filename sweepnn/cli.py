@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sweepnn import __version__
 from sweepnn.errors import RecipeError, SweepnnError
@@ -67,7 +68,8 @@ def _errors_to_exit(fn):
 
                 traceback.print_exc()
             else:
-                err_console.print(f"[bold red]Error:[/] {e}", markup=True, soft_wrap=True)
+                # the message is text, not markup: "pip install 'sweepnn[parquet]'" keeps its brackets
+                err_console.print(f"[bold red]Error:[/] {escape(str(e))}", markup=True, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
 
     return wrapper
@@ -117,6 +119,14 @@ def run(
     junit: Annotated[
         Path | None, typer.Option(help="Write a JUnit XML report here (a test case per trial and bar).")
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes on this machine sharing the study.")
+    ] = 1,
+    devices: Annotated[
+        str | None,
+        typer.Option(help="Devices of the workers, comma-separated (cuda:0,cuda:1); default: --device."),
+    ] = None,
+    worker: Annotated[bool, typer.Option("--worker", hidden=True)] = False,
 ) -> None:
     """Run (or resume) the sweep a recipe describes, then print the ranked trials."""
     from sweepnn import variants
@@ -137,7 +147,15 @@ def run(
 
     console = _console()
     opts = RunOptions(
-        results_dir=results, storage=storage, device=device, threads=threads, fresh=fresh, source=str(recipe)
+        results_dir=results,
+        storage=storage,
+        device=device,
+        threads=threads,
+        fresh=fresh,
+        source=str(recipe),
+        workers=workers,
+        devices=[d.strip() for d in devices.split(",") if d.strip()] if devices else None,
+        worker=worker,
     )
     runs = []
     for _label, arm in arms(cfg):  # one study; or, with search.fair, one per value of that option
@@ -146,9 +164,12 @@ def run(
                 summary, written = run_recipe(arm, opts, display)
         except Interrupted as e:
             err_console.print(
-                f"[bold yellow]Interrupted:[/] {e} Results so far: {results / arm.name}/", soft_wrap=True
+                f"[bold yellow]Interrupted:[/] {escape(str(e))} Results so far: {results / arm.name}/",
+                soft_wrap=True,
             )
             raise typer.Exit(e.exit_code) from None
+        if worker:  # started by another run, which reports for every worker
+            return
         runs.append(Finished(arm, summary, written.folder))
     if cfg.search.fair is not None:
         write_arms_summary(runs, results / cfg.name, cfg)
@@ -203,6 +224,48 @@ def download(
 
     written = fetch(name, folder, base_url, log=err_console.print)
     typer.echo(f"{len(written)} files written" if written else "nothing to do: already there")
+
+
+@app.command()
+@_errors_to_exit
+def status(
+    study_name: Annotated[str, typer.Argument(metavar="STUDY", help="The study's name.", show_default=False)],
+    storage: Annotated[
+        str | None,
+        typer.Option(envvar="SWEEPNN_STORAGE", help="Optuna storage URL or journal file."),
+    ] = None,
+    results: Annotated[Path, typer.Option(help="Folder holding the default storage.")] = Path("results"),
+) -> None:
+    """Trials by state, and the running ones with the age of their last heartbeat (stuck ones marked)."""
+    from rich.table import Table
+
+    from sweepnn.liveness import grace_seconds, stuck
+    from sweepnn.study import load_study_named, state_counts
+
+    study = load_study_named(study_name, storage, results)
+    console = _console()
+    counts = state_counts(study)
+    console.print(f"Study {study_name}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+    running = stuck(study)
+    if not running:
+        console.print("No trial is running.")
+        return
+    table = Table(title="Running trials", title_justify="left", header_style="bold")
+    for col in ("trial", "worker", "started", "last heartbeat", "stuck"):
+        table.add_column(col, justify="right" if col == "trial" else "left")
+    for t, age, stale in running:
+        started = t.datetime_start.strftime("%Y-%m-%d %H:%M:%S") if t.datetime_start else ""
+        table.add_row(
+            str(t.number),
+            str(t.user_attrs.get("sweepnn:worker", "?")),
+            started,
+            f"{age:.0f}s ago",
+            "yes: its worker is gone; the next run retries it" if stale else "",
+        )
+    console.print(table)
+    console.print(
+        f"(a trial is stuck when its worker's process is gone or silent for {grace_seconds():.0f}s)"
+    )
 
 
 @app.command()

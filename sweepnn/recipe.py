@@ -34,6 +34,12 @@ _Loader.add_implicit_resolver(
 )
 
 
+# The tags of plain data, the only ones a recipe may use, spelled out or implied.
+_PLAIN_TAGS = {
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+}
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, tuple[int, int]], list[Problem]]:
     """Plain data, a map from each key path to its (line, column), both 1-based, and the problems
     found while reading (a key given twice), reported with the recipe's others rather than alone.
@@ -50,11 +56,31 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, tuple[int, int]], l
     marks: dict[Loc, tuple[int, int]] = {}
     problems: list[Problem] = []
 
+    def refused(n: yaml.Node, loc: Loc) -> bool:
+        """A tag that would build an object (`!!python/object/apply:os.system`) is never honoured."""
+        if n.tag in _PLAIN_TAGS:
+            return False
+        tag = n.tag.replace("tag:yaml.org,2002:", "!!")
+        problems.append(
+            Problem(
+                file,
+                n.start_mark.line + 1,
+                n.start_mark.column + 1,
+                dotted(loc),
+                f"YAML tag {tag} is refused: a recipe holds plain data (numbers, text, lists, mappings)",
+            )
+        )
+        return True
+
     def build(n: yaml.Node, loc: Loc) -> Any:
         marks.setdefault(loc, (n.start_mark.line + 1, n.start_mark.column + 1))
+        if refused(n, loc):
+            return None
         if isinstance(n, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in n.value:
+                if refused(key_node, loc):
+                    continue
                 key = loader.construct_object(key_node, deep=True)
                 where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 if not isinstance(key, Hashable):  # `? [a, b]` or `{[1]: 2}`: YAML allows it, we don't
@@ -98,7 +124,12 @@ def load_text(text: str, file: str, default_name: str | None = None) -> Recipe:
     try:
         recipe = Recipe.model_validate(raw)
     except ValidationError as e:
-        problems += [Problem(file, *_line(marks, loc), dotted(loc), msg) for loc, msg in explain(e, raw)]
+        tagged = {p.path for p in problems if p.message.startswith("YAML tag")}  # said once is enough
+        problems += [
+            Problem(file, *_line(marks, loc), dotted(loc), msg)
+            for loc, msg in explain(e, raw)
+            if dotted(loc) not in tagged
+        ]
     space = (raw.get("search") or {}).get("space") if isinstance(raw.get("search"), Mapping) else None
     located: list[tuple[Loc, str]] = []
     if isinstance(space, Mapping):

@@ -68,6 +68,8 @@ def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
     repeats = recipe.search.repeats
     rows = []
     for t in study.get_trials(deepcopy=False):
+        if t.user_attrs.get("outcome") == "surplus":  # asked for after the budget ran out, never trained
+            continue
         params = t.user_attrs.get("params", t.params)
         metrics = t.user_attrs.get("metrics") or {}
         row: dict[str, Any] = {"number": t.number, "state": _state(t), "outcome": _outcome(t)}
@@ -246,7 +248,8 @@ def _numeric(column: pd.Series) -> bool:
 def counts(study) -> dict[str, int]:
     out: dict[str, int] = {}
     for t in study.get_trials(deepcopy=False):
-        out[_outcome(t)] = out.get(_outcome(t), 0) + 1
+        if _outcome(t) != "surplus":
+            out[_outcome(t)] = out.get(_outcome(t), 0) + 1
     return out
 
 

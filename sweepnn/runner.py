@@ -7,10 +7,15 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sweepnn.config import Recipe
-from sweepnn.results import Written, write_results
-from sweepnn.study import Events, SweepSummary, open_storage, open_study, run_sweep
+from sweepnn.errors import SweepnnError
+from sweepnn.storage import redact, transient
+from sweepnn.study import Events, SweepSummary, open_storage, open_study, run_sweep, score_test
+
+if TYPE_CHECKING:
+    from sweepnn.results import Written
 
 WRITE_EVERY_S = 2.0  # rewrite the result files at most this often while trials finish
 
@@ -23,6 +28,9 @@ class RunOptions:
     threads: int | None = None
     fresh: bool = False
     source: str = ""  # the recipe file, recorded in results/<study>/recipe.yaml
+    workers: int = 1  # processes on this machine sharing the study (this one included)
+    devices: list[str] | None = None  # one per worker, round robin; None: `device` for all
+    worker: bool = False  # started by another run's Pool: train only; that run scores and writes
 
 
 class Terminated(KeyboardInterrupt):
@@ -56,13 +64,16 @@ def signals_as_interrupt():
             signal.signal(sig, handler)
 
 
-def run(recipe: Recipe, opts: RunOptions, events: Events) -> tuple[SweepSummary, Written]:
+def run(recipe: Recipe, opts: RunOptions, events: Events) -> tuple[SweepSummary, Written | None]:
     """Run (or resume) the recipe's study; the result files are written even when interrupted."""
     from sweepnn.devices import auto_threads, resolve_device, set_threads
+    from sweepnn.results import write_results  # pandas: imported by the runs that write results
+    from sweepnn.workers import Pool, plan
 
-    device = resolve_device(opts.device)
+    crew = plan(opts.workers, opts.device, opts.devices, opts.threads)
+    device = resolve_device(crew[0].device)
     if device.type == "cpu":
-        set_threads(opts.threads or auto_threads())
+        set_threads(crew[0].threads if opts.workers > 1 else opts.threads or auto_threads())
     from sweepnn.data import load_data
 
     load_data(recipe.data, device)  # missing or bad data files fail here, before a study is made
@@ -71,13 +82,38 @@ def run(recipe: Recipe, opts: RunOptions, events: Events) -> tuple[SweepSummary,
     last = [time.monotonic()]
 
     def keep_current() -> None:
-        if time.monotonic() - last[0] >= WRITE_EVERY_S:
+        if not opts.worker and time.monotonic() - last[0] >= WRITE_EVERY_S:
             write_results(study, recipe, opts.results_dir, opts.source)
             last[0] = time.monotonic()
 
+    pool = Pool(recipe, crew[1:], opts.storage, opts.results_dir) if len(crew) > 1 else None
+    written = None
     try:
         with signals_as_interrupt():
-            summary = run_sweep(recipe, study, device, events, resumed=resumed, on_progress=keep_current)
+            try:
+                summary = run_sweep(recipe, study, device, events, resumed=resumed, on_progress=keep_current)
+                if pool is not None:  # this worker is done; the others finish their last trials
+                    summary.failures += pool.wait()
+            except BaseException:
+                if pool is not None:  # an interrupt here is one for every worker
+                    pool.interrupt()
+                    pool.wait()
+                raise
+            if not opts.worker:
+                score_test(study, recipe, device, summary.leaders)
+    except Exception as e:
+        if not transient(e):
+            raise
+        raise SweepnnError(
+            f"lost the storage for longer than sweepnn waits: {redact(str(e), opts.storage).splitlines()[0]}."
+            " Finished trials are kept there; run the same command again to resume."
+        ) from None
     finally:
-        written = write_results(study, recipe, opts.results_dir, opts.source)
+        if not opts.worker:
+            try:
+                written = write_results(study, recipe, opts.results_dir, opts.source)
+            except Exception as e:
+                if not transient(e):
+                    raise
+                # the storage is gone: the result files stay as last written, the error above says why
     return summary, written

@@ -8,13 +8,12 @@ the budget) and running a changed recipe under the same name is refused rather t
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
+import math
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import optuna
@@ -22,11 +21,24 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweepnn.config import Recipe
 from sweepnn.errors import InputError, SweepnnError
-from sweepnn.options.search import PRUNERS, SAMPLERS
-from sweepnn.space import Param, apply, grid, plan, sample
-from sweepnn.variants import pruner_of
+from sweepnn.liveness import Heartbeat, recover_stale
+from sweepnn.options.search import SAMPLERS
+from sweepnn.samplers import TrialSuggest, grid_size, make_pruner, make_sampler
+from sweepnn.space import apply, sample
+from sweepnn.storage import DEFAULT_STORAGE, open_storage, retrying
 
-DEFAULT_STORAGE = "studies.journal"
+__all__ = [  # names other modules import from here, the storage ones kept where they were first
+    "DEFAULT_STORAGE",
+    "Interrupted",
+    "SweepSummary",
+    "grid_size",
+    "held_out_scores",
+    "make_pruner",
+    "open_storage",
+    "open_study",
+    "run_sweep",
+]
+
 ATTR_FINGERPRINT = "sweepnn:fingerprint"
 ATTR_RECIPE = "sweepnn:recipe"
 # Parts of a recipe that may change between runs of one study: extending the budget is resuming.
@@ -56,37 +68,30 @@ class Interrupted(SweepnnError):
 # ---- storage and study ---------------------------------------------------------------------------
 
 
-def open_storage(url: str | None, results_dir: Path):
-    """The embedded journal file under results/ by default; any Optuna storage URL or journal path."""
-    from optuna.storages import JournalStorage, RDBStorage
-    from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
+def load_study_named(name: str, url: str | None, results_dir) -> optuna.Study:
+    """An existing study, read only; a clear error naming the studies there if it is not."""
+    storage = open_storage(url, results_dir)
+    names = [s.study_name for s in storage.get_all_studies()]
+    if name not in names:
+        from sweepnn.errors import did_you_mean
 
-    try:
-        if url is None or "://" not in url:
-            path = Path(url) if url else results_dir / DEFAULT_STORAGE
-            path.parent.mkdir(parents=True, exist_ok=True)
-            return JournalStorage(JournalFileBackend(str(path)))
-        if url.startswith(("redis://", "rediss://")):
-            return JournalStorage(JournalRedisBackend(url))
-        if url.split("://")[0].split("+")[0] not in (
-            "sqlite",
-            "postgresql",
-            "mysql",
-            "mariadb",
-            "oracle",
-            "mssql",
-        ):
-            raise InputError(
-                f"unknown storage {url!r}: use a journal file path, redis://..., or a database URL"
-                " (sqlite:///file.db, postgresql://..., mysql+pymysql://...)"
-            )
-        return RDBStorage(url)
-    except InputError:
-        raise
-    except (OSError, ImportError, ValueError) as e:
-        raise InputError(f"cannot open storage {url or results_dir / DEFAULT_STORAGE}: {e}") from None
-    except Exception as e:  # a database driver's own connection error
-        raise SweepnnError(f"cannot connect to storage {url}: {type(e).__name__}: {e}") from None
+        raise InputError(
+            f"no study '{name}' in this storage;{did_you_mean(name, names)}"
+            f" studies here: {', '.join(sorted(names)) or 'none'}"
+        )
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def state_counts(study: optuna.Study) -> dict[str, int]:
+    """Trials by state (interrupted and crashed ones apart from other failures), surplus ones left out."""
+    out: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        outcome = t.user_attrs.get("outcome")
+        if outcome == "surplus":
+            continue
+        state = outcome if outcome in ("interrupted", "crashed") else t.state.name.lower()
+        out[state] = out.get(state, 0) + 1
+    return out
 
 
 def fingerprint(recipe: Recipe) -> str:
@@ -155,114 +160,6 @@ def open_study(recipe: Recipe, storage, fresh: bool = False) -> tuple[optuna.Stu
     return study, False
 
 
-# ---- samplers and pruners from their registries ---------------------------------------------------
-
-
-def _grid_values(p: Param) -> list[Any]:
-    s = p.spec
-    if s.choices is not None:
-        return [_encode(c) for c in s.choices]
-    step = s.step or 1
-    n = round((s.high - s.low) / step)
-    values = [round(s.low + i * step, 12) for i in range(n + 1)]  # 0.1 * 3 is 0.30000000000000004
-    return [int(v) for v in values] if p.kind == "int" else [float(v) for v in values]
-
-
-def grid_points(recipe: Recipe) -> list[dict[str, Any]]:
-    return grid(recipe, _grid_values)
-
-
-def grid_size(recipe: Recipe) -> int:
-    return len(grid_points(recipe))
-
-
-class _ConditionalGridSampler(optuna.samplers.GridSampler):
-    """Optuna's grid sampler over the configurations a recipe can really produce, each once.
-
-    Optuna's grid is the product of every parameter's values; with conditional parameters that
-    product holds one configuration several times (plain SGD with momentum 0.5 and with 0.9). Here
-    the grid is `grid_points`: a parameter that does not apply to a point holds a placeholder that
-    is never asked for. Optuna's bookkeeping of visited points (by grid id, safe across workers) is
-    kept; only the list of points is replaced.
-
-    Optuna's grid sampler also calls Study.stop() once the grid is exhausted, which only works inside
-    Study.optimize; this loop uses ask-and-tell and stops by its own budget, capped at the grid size.
-    """
-
-    def __init__(self, points: list[dict[str, Any]], search_space: dict[str, list[Any]], seed: int):
-        super().__init__(search_space, seed=seed)
-        names = self._param_names
-        self._all_grids = [tuple(pt.get(n, search_space[n][0]) for n in names) for pt in points]
-        self._n_min_trials = len(self._all_grids)
-        self._rng.rng.shuffle(self._all_grids)
-
-    def after_trial(self, study, trial, state, values) -> None:
-        pass
-
-
-# Registry class names that this module provides itself, in place of Optuna's.
-_SAMPLER_CLASSES = {"GridSampler": _ConditionalGridSampler}
-
-
-def make_sampler(recipe: Recipe, resumed_after: int = 0):
-    """The recipe's sampler. A resumed study seeds it past the trials it already has: the same seed
-    again would replay the random stream and propose the points it already tried."""
-    params = recipe.search.sampler
-    spec = SAMPLERS[params.name]
-    kwargs = {k: v for k, v in params.model_dump().items() if k != "name"}
-    seed = recipe.train.seed + 1_000_003 * resumed_after
-    if spec.needs_grid:
-        kwargs["points"] = grid_points(recipe)
-        kwargs["search_space"] = {p.path: _grid_values(p) for p in plan(recipe.search.space)}
-        # A grid point is known by its index in the shuffled grid, so a resumed study must shuffle
-        # exactly as before: the plain seed, or its visited points would name other configurations.
-        seed = recipe.train.seed
-    cls = _SAMPLER_CLASSES.get(spec.optuna_class) or getattr(optuna.samplers, spec.optuna_class)
-    # Conditional spaces make model-based samplers fall back to independent sampling for some
-    # parameters; that is expected here, so Optuna's per-trial warning about it is switched off.
-    accepted = inspect.signature(cls).parameters
-    quiet = ("warn_independent_sampling", "warn_asynchronous_seeding")
-    kwargs.update(
-        {k: False for k in quiet if k in accepted and accepted[k].default is True}
-    )  # not deprecated
-    with warnings.catch_warnings():  # "experimental" (GP, QMC) is Optuna's label, not the user's problem
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return cls(seed=seed, **kwargs)
-
-
-def make_pruner(recipe: Recipe):
-    params = pruner_of(recipe)
-    kwargs = {k: v for k, v in params.model_dump().items() if k != "name"}
-    if params.name == "hyperband":
-        searched = recipe.search.space.get("train.epochs")  # the longest trial decides the top rung
-        top = (max(searched.choices) if searched.choices else searched.high) if searched else 0
-        kwargs["max_resource"] = max(recipe.train.epochs, int(top))
-    return getattr(optuna.pruners, PRUNERS[params.name].optuna_class)(**kwargs)
-
-
-# Optuna's categorical choices must be None, bool, int, float or str; others travel as JSON text.
-def _encode(choice: Any) -> Any:
-    return choice if choice is None or isinstance(choice, (bool, int, float, str)) else json.dumps(choice)
-
-
-class _TrialSuggest:
-    """sweepnn.space.Suggest over an Optuna trial; parameter names are the dotted config paths."""
-
-    def __init__(self, trial: optuna.Trial):
-        self.trial = trial
-
-    def float(self, path, low, high, *, log, step):
-        return self.trial.suggest_float(path, low, high, log=log, step=step)
-
-    def int(self, path, low, high, *, log, step):
-        return self.trial.suggest_int(path, low, high, log=log, step=step)
-
-    def categorical(self, path, choices):
-        encoded = [_encode(c) for c in choices]
-        picked = self.trial.suggest_categorical(path, encoded)
-        return choices[encoded.index(picked)]
-
-
 # ---- the sweep ------------------------------------------------------------------------------------
 
 
@@ -281,15 +178,41 @@ class Events(Protocol):
 class SweepSummary:
     study: optuna.Study
     resumed: bool
+    leaders: Any = None  # sweepnn.holdout.Leaders: the weights of the best trials trained here
     ran: int = 0  # trials run by this invocation
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
 
 
 def counted(trial: FrozenTrial) -> bool:
-    """Does a trial use up budget? Finished ones do; interrupted ones are run again instead."""
-    finished = trial.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-    return finished and trial.user_attrs.get("outcome") != "interrupted"
+    """Does a finished trial use up budget? Not when it runs again: interrupted, or crashed and
+    retried; nor a surplus trial, asked for when the budget was already spent."""
+    if trial.state not in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL):
+        return False
+    outcome = trial.user_attrs.get("outcome")
+    if outcome == "crashed":
+        return not trial.user_attrs.get("sweepnn:retried", False)
+    return outcome not in ("interrupted", "surplus")
+
+
+def finished(study: optuna.Study) -> int:
+    """Trials of the study that have used up budget."""
+    return sum(counted(t) for t in study.get_trials(deepcopy=False))
+
+
+def taken(trials: list[FrozenTrial]) -> int:
+    """Budget used or in use: finished trials and the ones running now, in any worker."""
+    return sum(counted(t) or t.state == TrialState.RUNNING for t in trials)
+
+
+def surplus(study: optuna.Study, number: int, budget: int) -> bool:
+    """Is trial `number` beyond the budget? Trial numbers are handed out one at a time by the
+    storage, so of several workers asking at once, exactly the first `budget` get to train."""
+    ahead = sum(
+        t.number < number and (counted(t) or t.state in (TrialState.RUNNING, TrialState.WAITING))
+        for t in study.get_trials(deepcopy=False)
+    )
+    return ahead >= budget
 
 
 def best_value(study: optuna.Study, direction: str) -> float | None:
@@ -350,71 +273,50 @@ def run_sweep(
     resumed: bool = False,
     on_progress: Callable[[], None] | None = None,
 ) -> SweepSummary:
-    """Run trials until the budget (finished trials of earlier runs included) or the timeout is spent."""
+    """Run trials until the budget or the timeout is spent.
+
+    The budget is the study's, not this process's: finished trials of earlier runs count, and so do
+    the trials other workers are running, so any number of workers (here or on other machines)
+    together train exactly `n_trials`. Before each trial the trials of dead workers are recovered
+    (see sweepnn.liveness).
+    """
     from sweepnn.data import load_data
     from sweepnn.holdout import Leaders
-    from sweepnn.repeats import train_repeats
-    from sweepnn.trainer import TRAINED, result_attrs, train
 
-    summary = SweepSummary(study, resumed)
-    leaders = Leaders(recipe.search.test_top)
-    objectives = recipe.search.objectives
+    summary = SweepSummary(study, resumed, Leaders(recipe.search.test_top))
     budget = recipe.search.budget
     if SAMPLERS[recipe.search.sampler.name].needs_grid:
         budget = grid_size(recipe) if budget is None else min(budget, grid_size(recipe))
+    recover_stale(study)
     requeue_interrupted(study)
     data = load_data(recipe.data, device)  # once, before the clock: a data error stops before any trial
-    done = sum(counted(t) for t in study.get_trials(deepcopy=False))
-    events.sweep_started(recipe.name, done, budget, resumed, best_value(study, objectives[0].direction))
+    first = recipe.search.objectives[0]
+    events.sweep_started(recipe.name, finished(study), budget, resumed, best_value(study, first.direction))
     start = time.perf_counter()
     deadline = start + recipe.search.timeout if recipe.search.timeout else None
     trial = None
     try:
-        while (budget is None or done < budget) and (deadline is None or time.perf_counter() < deadline):
-            trial = study.ask()
-            t0 = time.perf_counter()
-
-            def report(epoch: int, metrics: dict[str, float], trial=trial) -> bool:
-                events.epoch_done(trial.number, epoch, recipe.train.epochs, metrics)
-                if len(objectives) > 1:
-                    return False  # Optuna cannot prune multi-objective studies
-                trial.report(metrics[objectives[0].metric], epoch)
-                return trial.should_prune()
-
-            try:
-                cfg, params = sample(recipe, _TrialSuggest(trial))
-                trial.set_user_attr("params", params)
-                events.trial_started(trial.number, params)
-                same_data = data if cfg.data == recipe.data else None
-                if recipe.search.repeats > 1:
-                    result = train_repeats(cfg, device, report, same_data)
-                else:
-                    result = train(cfg, device, report, data=same_data)
-            except Exception as e:  # one bad trial must not end the sweep
-                _release_memory(device)
-                trial.set_user_attr("outcome", "failed")
-                trial.set_user_attr("reason", f"{type(e).__name__}: {e}")
-                trial.set_user_attr("seconds", time.perf_counter() - t0)
-                frozen = study.tell(trial, state=TrialState.FAIL)
-                summary.failures.append(f"trial {trial.number}: {type(e).__name__}: {e}")
-            else:
-                for k, v in result_attrs(result).items():
-                    trial.set_user_attr(k, v)
-                trial.set_user_attr("seconds", time.perf_counter() - t0)
-                if result.outcome in TRAINED:  # stalled or overfitting trials still have a score
-                    frozen = study.tell(trial, [result.metrics[o.metric] for o in objectives])
-                    leaders.offer(frozen.number, result.model, top_numbers(study, recipe))
-                elif result.outcome == "pruned":
-                    frozen = study.tell(trial, state=TrialState.PRUNED)
-                else:  # diverged: recorded with its parameters and reason, never "best"
-                    frozen = study.tell(trial, state=TrialState.FAIL)
+        while deadline is None or time.perf_counter() < deadline:
+            # one read of the study per step: on a database each read costs a round trip
+            trials = retrying(study.get_trials, deepcopy=False)
+            if retrying(recover_stale, study, trials):
+                trials = retrying(study.get_trials, deepcopy=False)
+            if budget is not None and taken(trials) >= budget:
+                break
+            trial = retrying(study.ask)
+            if budget is not None and surplus(study, trial.number, budget):
+                # another worker asked in the same instant and the budget is spent: never train it
+                trial.set_user_attr("outcome", "surplus")
+                study.tell(trial, state=TrialState.FAIL)
+                trial = None
+                break
+            with Heartbeat(trial):
+                frozen = _run_trial(recipe, study, trial, device, data, events, summary)
             trial = None
-            done += 1
             summary.ran += 1
-            events.trial_done(frozen, done, budget)
+            events.trial_done(frozen, sum(map(counted, trials)) + 1, budget)  # others' since: next step
             if on_progress:
                 on_progress()
-        score_test(study, recipe, device, leaders)
     except KeyboardInterrupt as e:
         if trial is not None:
             trial.set_user_attr("outcome", "interrupted")
@@ -424,6 +326,59 @@ def run_sweep(
     finally:
         summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _run_trial(recipe, study, trial, device, data, events, summary) -> FrozenTrial:
+    """Sample one trial, train it, and tell the study its value and outcome."""
+    from sweepnn.repeats import train_repeats
+    from sweepnn.trainer import TRAINED, result_attrs, train
+
+    objectives = recipe.search.objectives
+    t0 = time.perf_counter()
+
+    def report(epoch: int, metrics: dict[str, float]) -> bool:
+        events.epoch_done(trial.number, epoch, recipe.train.epochs, metrics)
+        if len(objectives) > 1:
+            return False  # Optuna cannot prune multi-objective studies
+        trial.report(metrics[objectives[0].metric], epoch)
+        return trial.should_prune()
+
+    try:
+        cfg, params = sample(recipe, TrialSuggest(trial))
+        retrying(trial.set_user_attr, "params", params)
+        events.trial_started(trial.number, params)
+        same_data = data if cfg.data == recipe.data else None
+        if recipe.search.repeats > 1:
+            result = train_repeats(cfg, device, report, same_data)
+        else:
+            result = train(cfg, device, report, data=same_data)
+    except Exception as e:  # one bad trial must not end the sweep (CUDA out of memory included)
+        _release_memory(device)
+        why = f"{type(e).__name__}: {e}"
+        summary.failures.append(f"trial {trial.number}: {why}")
+        attrs = {"outcome": "failed", "reason": why, "seconds": time.perf_counter() - t0}
+        return _record(study, trial, attrs, state=TrialState.FAIL)
+    values = [result.metrics.get(o.metric) for o in objectives]
+    if result.outcome in TRAINED and not all(isinstance(v, float | int) and math.isfinite(v) for v in values):
+        result.outcome = "diverged"  # a non-finite objective is no score: never a best trial
+        result.reason = "objective " + ", ".join(
+            f"{o.metric} = {v}" for o, v in zip(objectives, values, strict=True)
+        )
+    attrs = {**result_attrs(result), "seconds": time.perf_counter() - t0}
+    if result.outcome in TRAINED:  # stalled or overfitting trials still have a score
+        frozen = _record(study, trial, attrs, values=values)
+        summary.leaders.offer(frozen.number, result.model, retrying(top_numbers, study, recipe))
+        return frozen
+    if result.outcome == "pruned":
+        return _record(study, trial, attrs, state=TrialState.PRUNED)
+    return _record(study, trial, attrs, state=TrialState.FAIL)  # diverged: with parameters and reason
+
+
+def _record(study, trial, attrs: dict[str, Any], **tell) -> FrozenTrial:
+    """A trial's result into the storage, waiting out a database that is restarting."""
+    for k, v in attrs.items():
+        retrying(trial.set_user_attr, k, v)
+    return retrying(study.tell, trial, skip_if_finished=True, **tell)
 
 
 def _release_memory(device) -> None:

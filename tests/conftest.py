@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -64,3 +66,17 @@ def cli(tmp_path, monkeypatch):
         return result.exit_code, result.stdout, result.stderr
 
     return invoke
+
+
+def sweepnn(*args, cwd: Path, **kw) -> subprocess.Popen:
+    """The real command in a process of its own (one torch thread, unbuffered, a wide terminal)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "sweepnn", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY
+from conftest import TINY, sweepnn
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,19 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def rows(folder: Path) -> list[dict[str, str]]:
     with open(folder / "trials.csv", newline="") as f:
         return list(csv.DictReader(f))
-
-
-def sweepnn(*args, cwd: Path, **kw) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "sweepnn", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kw,
-    )
 
 
 def test_help_imports_neither_torch_nor_optuna():

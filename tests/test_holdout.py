@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,7 @@ from sweepnn.data import load_data
 from sweepnn.datasets import DATASETS
 from sweepnn.recipe import load_text
 from sweepnn.results import trials_frame
-from sweepnn.study import held_out_scores, open_storage, open_study, run_sweep
+from sweepnn.study import held_out_scores, open_storage, open_study, run_sweep, score_test
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")
@@ -49,7 +51,8 @@ class Silent:
 def sweep(text: str, folder: Path, name: str = "t"):
     recipe = load_text(text, f"{name}.yaml", name)
     study, resumed = open_study(recipe, open_storage(None, folder))
-    run_sweep(recipe, study, CPU, Silent(), resumed=resumed)
+    summary = run_sweep(recipe, study, CPU, Silent(), resumed=resumed)
+    score_test(study, recipe, CPU, summary.leaders)  # as `sweepnn run` does once the workers are done
     return recipe, study
 
 
@@ -77,7 +80,8 @@ def test_only_the_best_trials_are_scored_on_test_and_only_after_the_sweep(tmp_pa
     study, _ = open_study(recipe, open_storage(None, tmp_path))
     handle = nn.modules.module.register_module_forward_pre_hook(hook)
     try:
-        run_sweep(recipe, study, CPU, Silent())
+        summary = run_sweep(recipe, study, CPU, Silent())
+        score_test(study, recipe, CPU, summary.leaders)
     finally:
         handle.remove()
     assert calls == [4, 4]  # two trials scored, once each, when all four had finished
@@ -100,7 +104,7 @@ def test_a_best_trial_from_an_earlier_run_is_trained_again_to_the_same_score(tmp
     _, later = sweep(RECIPE, tmp_path / "b")  # the budget is spent: nothing trains but the scoring
     assert len(later.trials) == 4
     again = held_out_scores(later)
-    assert set(again) == set(held_out_scores(kept))
+    assert len(again) == 2 and set(again) == set(held_out_scores(kept))
     for number, scores in held_out_scores(kept).items():
         assert again[number] == pytest.approx(scores, rel=1e-6)
 
@@ -117,3 +121,11 @@ def test_a_dataset_with_its_own_test_split_refuses_test_fraction():
     with pytest.raises(RecipeError, match="mnist1d has a test set of its own"):
         load_text("data: {name: mnist1d, test_fraction: 0.1}\n", "r.yaml", "r")
     assert np.isclose(DATASETS.parse({"name": "mnist1d"}).test_fraction, 0.0)
+
+
+def test_the_run_command_scores_the_best_trials_on_test(cli, write_recipe, tmp_path):
+    code, out, _ = cli("run", write_recipe(RECIPE, "t"), "--device", "cpu")
+    assert code == 0 and re.search(r"Best: trial \d+, val_accuracy [\d.]+, test_accuracy [\d.]+", out)
+    with open(tmp_path / "results" / "t" / "trials.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sum(bool(r["test_accuracy"]) for r in rows) == 2 and rows[0]["test_accuracy"]

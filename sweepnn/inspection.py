@@ -1,0 +1,171 @@
+"""What `sweepnn show` says about one study: the ranked trials with their outcomes and diagnostics, the
+best configuration, which searched parameters mattered, and the learning curves of the best trials.
+
+Built once as plain data (`Report`), then rendered as text, Markdown or JSON by the command.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from sweepnn.analysis import Stored
+from sweepnn.charts import bar_chart, line_chart
+from sweepnn.results import best_number, counts, display_frame, fmt, trials_frame
+from sweepnn.space import short_names
+
+CURVES = 3  # learning curves drawn: more than three lines of characters no longer read apart
+# Final-epoch diagnostics shown beside the ranked trials (grad first/last comes with display_frame).
+DIAGNOSTICS = {
+    "dead_fraction": "dead",
+    "saturated_fraction": "saturated",
+    "update_ratio": "update",
+    "gap": "gap",
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    stored: Stored
+    frame: pd.DataFrame  # every trial, ranked (sweepnn.results.trials_frame)
+    top: int
+    best: int | None
+    importances: dict[str, float] | None  # searched path -> share of the objective's variation
+    note: str  # why there are no importances, or what they leave out
+    curves: list[tuple[int, list[float]]]  # (trial, objective per epoch) of the best trials, best first
+
+
+def build(stored: Stored, top: int) -> Report:
+    study, recipe = stored.study, stored.recipe
+    df = trials_frame(study, recipe)
+    importances, note = param_importances(study)
+    curves = []
+    for number in df.loc[df["state"] == "complete", "number"].head(min(top, CURVES)):
+        history = study.trials[number].user_attrs.get("history") or []
+        curves.append((int(number), [h[stored.metric] for h in history if stored.metric in h]))
+    return Report(stored, df, top, best_number(study, recipe), importances, note, curves)
+
+
+def param_importances(study) -> tuple[dict[str, float] | None, str]:
+    """Optuna's importances (PED-ANOVA by default) of the parameters every completed trial has and that
+    vary; parameters only some trials have (conditional ones) cannot be compared this way."""
+    import optuna
+
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(complete) < 2:
+        return None, f"needs at least 2 completed trials; this study has {len(complete)}"
+    shared = set.intersection(*(set(t.params) for t in complete))
+    varied = sorted(p for p in shared if len({repr(t.params[p]) for t in complete}) > 1)
+    conditional = sorted({p for t in complete for p in t.params} - shared)
+    left_out = f"left out (not in every trial): {', '.join(conditional)}" if conditional else ""
+    if not varied:
+        return None, "needs a searched parameter whose value varies among the completed trials" + (
+            f"; {left_out}" if left_out else ""
+        )
+    target = None  # one objective: Optuna reads the direction from the study
+    if len(study.directions) > 1:  # the first objective, as "lower is better", which PED-ANOVA assumes
+        sign = -1.0 if study.directions[0].name == "MAXIMIZE" else 1.0
+        target = lambda t: sign * t.values[0]  # noqa: E731
+    try:
+        with warnings.catch_warnings():  # its reminder that a target is minimized: handled above
+            warnings.simplefilter("ignore", UserWarning)
+            values = optuna.importance.get_param_importances(study, params=varied, target=target)
+    except (ValueError, RuntimeError) as e:
+        return None, f"Optuna could not compute them: {e}"
+    return dict(values), left_out
+
+
+def ranked(report: Report) -> pd.DataFrame:
+    """The top trials as people read them: display_frame plus the training-health diagnostics."""
+    df, recipe = report.frame, report.stored.recipe
+    shown = display_frame(df, recipe, top=report.top)
+    for col, name in DIAGNOSTICS.items():
+        if col in df and df[col].notna().any():
+            shown[name] = df[col].head(report.top).map(fmt).tolist()
+    return shown
+
+
+def header_lines(report: Report) -> list[str]:
+    s = report.stored
+    objectives = ", ".join(f"{o.metric} ({o.direction})" for o in s.recipe.search.objectives)
+    states = ", ".join(f"{n} {k}" for k, n in sorted(counts(s.study).items()))
+    lines = [f"Study {s.name}" + (f": {s.recipe.description.strip()}" if s.recipe.description else "")]
+    lines.append(f"objective {objectives}; sampler {s.recipe.search.sampler.name}; ")
+    lines[-1] += f"{len(report.frame)} trials" + (f" ({states})" if states else "")
+    return lines
+
+
+def best_lines(report: Report) -> list[str]:
+    from sweepnn.study import held_out_scores
+
+    if report.best is None:
+        return ["No trial completed."]
+    s = report.stored
+    t = s.study.trials[report.best]
+    values = ", ".join(
+        f"{o.metric} {fmt(v)}" for o, v in zip(s.recipe.search.objectives, t.values, strict=True)
+    )
+    tested = held_out_scores(s.study).get(report.best, {})
+    values += "".join(f", {k} {fmt(v)}" for k, v in tested.items() if k != "test_loss")
+    params = t.user_attrs.get("params", t.params)
+    lines = [f"trial {report.best}: {values}"]
+    lines += [f"  {k}: {fmt(params[k])}" for k in s.recipe.search.space if k in params]
+    return lines
+
+
+def importance_lines(report: Report) -> list[str]:
+    if report.importances is None:
+        return [report.note]
+    short = short_names(list(report.importances))
+    lines = bar_chart([(short[p], v) for p, v in report.importances.items()])
+    return lines + ([report.note] if report.note else [])
+
+
+def curve_lines(report: Report) -> list[str]:
+    curves = [(str(i), ys) for i, (_, ys) in enumerate(report.curves, 1)]
+    chart = line_chart(curves)
+    if not chart:
+        return [f"no recorded {report.stored.metric} per epoch"]
+    legend = "  ".join(f"{i} = trial {n}" for i, (n, _) in enumerate(report.curves, 1))
+    return [f"{report.stored.metric} per epoch", *chart, legend]
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    import json
+
+    s = report.stored
+    best = None
+    if report.best is not None:
+        t = s.study.trials[report.best]
+        best = {
+            "trial": report.best,
+            "values": dict(zip((o.metric for o in s.recipe.search.objectives), t.values, strict=True)),
+            "params": t.user_attrs.get("params", {}),
+        }
+    top = report.frame.head(report.top)
+    return {
+        "study": s.name,
+        "description": s.recipe.description,
+        "objectives": [o.model_dump() for o in s.recipe.search.objectives],
+        "trials": len(report.frame),
+        "counts": counts(s.study),
+        "best": best,
+        "ranked": json.loads(top.to_json(orient="records", double_precision=15)),
+        "importances": report.importances,
+        "importances_note": report.note,
+        "curves": [{"trial": n, "metric": s.metric, "values": ys} for n, ys in report.curves],
+    }
+
+
+def to_markdown(report: Report, table: str) -> str:
+    """The report as a Markdown document; `table` is the ranked trials already in Markdown."""
+    head = header_lines(report)
+    lines = [f"# {head[0]}", "", head[1], "", f"## Top {report.top} trials", "", table, ""]
+    best = best_lines(report)  # its parameter lines become a list
+    lines += ["## Best configuration", "", best[0], "", *(f"- {b.strip()}" for b in best[1:]), ""]
+    lines += ["## Parameter importances", "", "```", *importance_lines(report), "```", ""]
+    lines += ["## Learning curves", "", "```", *curve_lines(report), "```", ""]
+    return "\n".join(lines)
