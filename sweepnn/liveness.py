@@ -17,6 +17,7 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -73,7 +74,10 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:  # someone else's process: alive
         return True
-    return True
+    try:  # a killed process its parent has not reaped yet is a zombie: dead all the same
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def is_stale(trial: FrozenTrial, now: float) -> bool:

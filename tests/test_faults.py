@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -95,6 +96,15 @@ def test_a_killed_run_is_recovered_by_the_next_with_the_same_parameters(write_re
     proc.send_signal(signal.SIGKILL)  # no chance to record anything
     proc.communicate(timeout=30)
     assert journal_study(tmp_path, "slow").trials[running.number].state == TrialState.RUNNING
+    status = subprocess.run(
+        [sys.executable, "-m", "sweepnn", "status", "slow"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert status.returncode == 0, status.stderr
+    assert "Study slow: " in status.stdout and "1 running" in status.stdout
+    row = next(
+        line for line in status.stdout.splitlines() if f"│ {running.number} │" in line.replace("  ", " ")
+    )
+    assert "yes: its worker is gone" in row
 
     done = subprocess.run(
         [sys.executable, "-m", "sweepnn", "run", str(recipe), "--device", "cpu", "--trials", "2"],
