@@ -97,13 +97,15 @@ def test_a_killed_run_is_recovered_by_the_next_with_the_same_parameters(write_re
     proc.communicate(timeout=30)
     assert journal_study(tmp_path, "slow").trials[running.number].state == TrialState.RUNNING
     status = subprocess.run(
-        [sys.executable, "-m", "sweepnn", "status", "slow"], cwd=tmp_path, capture_output=True, text=True
+        [sys.executable, "-m", "sweepnn", "status", "slow"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
     )
     assert status.returncode == 0, status.stderr
     assert "Study slow: " in status.stdout and "1 running" in status.stdout
-    row = next(
-        line for line in status.stdout.splitlines() if f"│ {running.number} │" in line.replace("  ", " ")
-    )
+    row = next(line for line in status.stdout.splitlines() if re.match(rf"│\s+{running.number} │", line))
     assert "yes: its worker is gone" in row
 
     done = subprocess.run(
