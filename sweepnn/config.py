@@ -181,6 +181,12 @@ class SearchConfig(Frozen):
         description="a searched choice (e.g. train.optimizer.name) whose every value gets its own study"
         " and an equal share of the trials: each compared at its best",
     )
+    group_size: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="ask this many trials at once and train those of one shape as one stacked model (MLP)",
+    )
     repeats: int = Field(
         1, ge=1, le=100, description="train each sampled configuration with this many seeds; score their mean"
     )

@@ -41,17 +41,18 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class Heartbeat:
-    """Stamps a running trial with the time, from a thread, until the context ends."""
+class Heartbeats:
+    """Stamps running trials with the time, from one thread, until the context ends."""
 
-    def __init__(self, trial: optuna.Trial):
-        self.trial = trial
+    def __init__(self, trials: list[optuna.Trial]):
+        self.trials = trials
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="sweepnn-heartbeat", daemon=True)
 
-    def __enter__(self) -> Heartbeat:
+    def __enter__(self) -> Heartbeats:
         # the trial's start time serves as its first beat (one write less per trial)
-        self.trial.set_user_attr(ATTR_WORKER, worker_id())
+        for trial in self.trials:
+            trial.set_user_attr(ATTR_WORKER, worker_id())
         self._thread.start()
         return self
 
@@ -61,10 +62,11 @@ class Heartbeat:
 
     def _beat(self) -> None:
         while not self._stop.wait(heartbeat_seconds()):
-            try:
-                self.trial.set_user_attr(ATTR_BEAT, time.time())
-            except Exception:  # a storage that is down for a moment: the next beat tries again
-                continue
+            for trial in self.trials:
+                try:
+                    trial.set_user_attr(ATTR_BEAT, time.time())
+                except Exception:  # told meanwhile, or a storage down for a moment: next beat
+                    continue
 
 
 def _alive(pid: int) -> bool:

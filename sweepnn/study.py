@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 import warnings
 from collections.abc import Callable
@@ -21,11 +20,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweepnn.config import Recipe
 from sweepnn.errors import InputError, SweepnnError
-from sweepnn.liveness import Heartbeat, recover_stale
+from sweepnn.liveness import Heartbeats, recover_stale
 from sweepnn.options.search import SAMPLERS
-from sweepnn.samplers import TrialSuggest, grid_size, make_pruner, make_sampler
-from sweepnn.space import apply, sample
+from sweepnn.samplers import grid_size, make_pruner, make_sampler
+from sweepnn.space import apply
 from sweepnn.storage import DEFAULT_STORAGE, open_storage, retrying
+from sweepnn.trials import Step, top_numbers
 
 __all__ = [  # names other modules import from here, the storage ones kept where they were first
     "DEFAULT_STORAGE",
@@ -45,7 +45,7 @@ ATTR_RECIPE = "sweepnn:recipe"
 _UNFINGERPRINTED = {
     "name": True,
     "description": True,
-    "search": {"n_trials": True, "timeout": True, "test_top": True},
+    "search": {"n_trials": True, "timeout": True, "test_top": True, "group_size": True},
 }
 ATTR_TEST = "sweepnn:test:"  # + trial number: that trial's scores on the test split
 
@@ -111,7 +111,14 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 def recipe_changes(old: dict, new: dict, limit: int = 8) -> list[str]:
     """'path: old -> new' for each leaf that differs (the budget excluded)."""
     a, b = _flatten(old), _flatten(new)
-    skip = ("name", "description", "search.n_trials", "search.timeout", "search.test_top")
+    skip = (
+        "name",
+        "description",
+        "search.n_trials",
+        "search.timeout",
+        "search.test_top",
+        "search.group_size",
+    )
     keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and not k.startswith(skip)]
     lines = [f"{k}: {a.get(k, '(absent)')!r} -> {b.get(k, '(absent)')!r}" for k in keys[:limit]]
     return lines + ([f"... and {len(keys) - limit} more"] if len(keys) > limit else [])
@@ -221,14 +228,6 @@ def best_value(study: optuna.Study, direction: str) -> float | None:
     return (max if direction == "maximize" else min)(values) if values else None
 
 
-def top_numbers(study: optuna.Study, recipe: Recipe) -> list[int]:
-    """The numbers of the best `search.test_top` completed trials, by the first objective."""
-    first = recipe.search.objectives[0]
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    ranked = sorted(complete, key=lambda t: t.values[0], reverse=first.direction == "maximize")
-    return [t.number for t in ranked[: recipe.search.test_top]]
-
-
 def score_test(study: optuna.Study, recipe: Recipe, device, leaders) -> None:
     """Score the best trials on the test split, once each (see sweepnn.holdout).
 
@@ -250,6 +249,26 @@ def score_test(study: optuna.Study, recipe: Recipe, device, leaders) -> None:
 def held_out_scores(study: optuna.Study) -> dict[int, dict[str, float]]:
     """Trial number -> its test scores, for the trials that have them."""
     return {int(k.removeprefix(ATTR_TEST)): v for k, v in study.user_attrs.items() if k.startswith(ATTR_TEST)}
+
+
+def _ask(study: optuna.Study, budget: int | None, k: int) -> list[optuna.Trial]:
+    """Up to k new trials, no more than the study's budget leaves (every worker's trials counted)."""
+    asked: list[optuna.Trial] = []
+    while len(asked) < k:
+        # one read of the study per trial asked: on a database each read costs a round trip
+        trials = retrying(study.get_trials, deepcopy=False)
+        if retrying(recover_stale, study, trials):
+            trials = retrying(study.get_trials, deepcopy=False)
+        if budget is not None and taken(trials) >= budget:
+            break
+        trial = retrying(study.ask)
+        if budget is not None and surplus(study, trial.number, budget):
+            # another worker asked in the same instant and the budget is spent: never train it
+            trial.set_user_attr("outcome", "surplus")
+            study.tell(trial, state=TrialState.FAIL)
+            break
+        asked.append(trial)
+    return asked
 
 
 def requeue_interrupted(study: optuna.Study) -> int:
@@ -294,31 +313,28 @@ def run_sweep(
     events.sweep_started(recipe.name, finished(study), budget, resumed, best_value(study, first.direction))
     start = time.perf_counter()
     deadline = start + recipe.search.timeout if recipe.search.timeout else None
-    trial = None
+    step = Step(recipe, study, device, data, events, summary)
+    # trials asked at once: a stacked group of up to group_size (one at a time with seed repeats)
+    group = recipe.search.group_size if recipe.search.repeats == 1 else 1
+    running: list[optuna.Trial] = []
     try:
         while deadline is None or time.perf_counter() < deadline:
-            # one read of the study per step: on a database each read costs a round trip
-            trials = retrying(study.get_trials, deepcopy=False)
-            if retrying(recover_stale, study, trials):
-                trials = retrying(study.get_trials, deepcopy=False)
-            if budget is not None and taken(trials) >= budget:
+            asked = _ask(study, budget, group)
+            if not asked:
                 break
-            trial = retrying(study.ask)
-            if budget is not None and surplus(study, trial.number, budget):
-                # another worker asked in the same instant and the budget is spent: never train it
-                trial.set_user_attr("outcome", "surplus")
-                study.tell(trial, state=TrialState.FAIL)
-                trial = None
-                break
-            with Heartbeat(trial):
-                frozen = _run_trial(recipe, study, trial, device, data, events, summary)
-            trial = None
-            summary.ran += 1
-            events.trial_done(frozen, sum(map(counted, trials)) + 1, budget)  # others' since: next step
+            running = asked
+            with Heartbeats(asked):
+                told = step.run_one(asked[0]) if len(asked) == 1 and group == 1 else step.run_group(asked)
+            running = []
+            for frozen in told if isinstance(told, list) else [told]:
+                summary.ran += 1
+                events.trial_done(frozen, retrying(finished, study), budget)
             if on_progress:
                 on_progress()
     except KeyboardInterrupt as e:
-        if trial is not None:
+        for trial in running:
+            if trial.number not in {t.number for t in study.get_trials(states=(TrialState.RUNNING,))}:
+                continue  # told already: its result stands
             trial.set_user_attr("outcome", "interrupted")
             trial.set_user_attr("reason", f"interrupted by {getattr(e, 'signal_name', 'SIGINT')}")
             study.tell(trial, state=TrialState.FAIL)
@@ -326,66 +342,3 @@ def run_sweep(
     finally:
         summary.seconds = time.perf_counter() - start
     return summary
-
-
-def _run_trial(recipe, study, trial, device, data, events, summary) -> FrozenTrial:
-    """Sample one trial, train it, and tell the study its value and outcome."""
-    from sweepnn.repeats import train_repeats
-    from sweepnn.trainer import TRAINED, result_attrs, train
-
-    objectives = recipe.search.objectives
-    t0 = time.perf_counter()
-
-    def report(epoch: int, metrics: dict[str, float]) -> bool:
-        events.epoch_done(trial.number, epoch, recipe.train.epochs, metrics)
-        if len(objectives) > 1:
-            return False  # Optuna cannot prune multi-objective studies
-        trial.report(metrics[objectives[0].metric], epoch)
-        return trial.should_prune()
-
-    try:
-        cfg, params = sample(recipe, TrialSuggest(trial))
-        retrying(trial.set_user_attr, "params", params)
-        events.trial_started(trial.number, params)
-        same_data = data if cfg.data == recipe.data else None
-        if recipe.search.repeats > 1:
-            result = train_repeats(cfg, device, report, same_data)
-        else:
-            result = train(cfg, device, report, data=same_data)
-    except Exception as e:  # one bad trial must not end the sweep (CUDA out of memory included)
-        _release_memory(device)
-        why = f"{type(e).__name__}: {e}"
-        summary.failures.append(f"trial {trial.number}: {why}")
-        attrs = {"outcome": "failed", "reason": why, "seconds": time.perf_counter() - t0}
-        return _record(study, trial, attrs, state=TrialState.FAIL)
-    values = [result.metrics.get(o.metric) for o in objectives]
-    if result.outcome in TRAINED and not all(isinstance(v, float | int) and math.isfinite(v) for v in values):
-        result.outcome = "diverged"  # a non-finite objective is no score: never a best trial
-        result.reason = "objective " + ", ".join(
-            f"{o.metric} = {v}" for o, v in zip(objectives, values, strict=True)
-        )
-    attrs = {**result_attrs(result), "seconds": time.perf_counter() - t0}
-    if result.outcome in TRAINED:  # stalled or overfitting trials still have a score
-        frozen = _record(study, trial, attrs, values=values)
-        summary.leaders.offer(frozen.number, result.model, retrying(top_numbers, study, recipe))
-        return frozen
-    if result.outcome == "pruned":
-        return _record(study, trial, attrs, state=TrialState.PRUNED)
-    return _record(study, trial, attrs, state=TrialState.FAIL)  # diverged: with parameters and reason
-
-
-def _record(study, trial, attrs: dict[str, Any], **tell) -> FrozenTrial:
-    """A trial's result into the storage, waiting out a database that is restarting."""
-    for k, v in attrs.items():
-        retrying(trial.set_user_attr, k, v)
-    return retrying(study.tell, trial, skip_if_finished=True, **tell)
-
-
-def _release_memory(device) -> None:
-    import gc
-
-    gc.collect()
-    if getattr(device, "type", "") == "cuda":
-        import torch
-
-        torch.cuda.empty_cache()
