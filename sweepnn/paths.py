@@ -162,6 +162,9 @@ def set_path(raw: dict[str, Any], path: str, value: Any) -> None:
     if isinstance(value, Mapping):
         parent[key] = dict(value)
         return
+    if not isinstance(value, str):  # an optional option switched on or off: `flip: true`, `crop: null`
+        parent[key] = value
+        return
     old = parent.get(key)
     old = {"name": old} if isinstance(old, str) else dict(old or {})
     if old.get("name") == value:

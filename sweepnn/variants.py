@@ -54,6 +54,8 @@ def smoke(recipe: Recipe) -> Recipe:
     raw["train"]["epochs"] = 1
     raw["search"]["space"] = {k: v for k, v in raw["search"]["space"].items() if k != "train.epochs"}
     raw["search"]["n_trials"] = min(recipe.search.budget or SMOKE_TRIALS, SMOKE_TRIALS)
+    if recipe.search.fair is not None:  # a fair comparison needs a trial for each of its arms
+        raw["search"]["n_trials"] = len(recipe.search.space[recipe.search.fair].choices)
     raw["search"]["timeout"] = None
     raw["search"]["repeats"] = min(recipe.search.repeats, 2)  # still several seeds, fewer of them
     raw["data"]["limit"] = min(recipe.data.limit or SMOKE_EXAMPLES, SMOKE_EXAMPLES)

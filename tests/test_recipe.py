@@ -383,3 +383,11 @@ def test_small_review_findings():
     # --smoke keeps one epoch even when epochs are searched
     r = load_text("search:\n  space:\n    train.epochs: [5, 50]\n", "r.yaml", "r")
     assert smoke(r).train.epochs == 1 and "train.epochs" not in smoke(r).search.space
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
+def test_every_shipped_recipe_runs_in_smoke_mode(cli, path, tmp_path):
+    """What CI runs for each recipe (docs/ci.md): a few trials of one epoch on a slice of the data."""
+    code, out, err = cli("run", path, "--smoke", "--device", "cpu", "--quiet")
+    assert code == 0, out + err
+    assert (tmp_path / "results" / f"{path.stem}-smoke").exists() or "Each arm at its best" in out
