@@ -18,19 +18,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from sweepnn import generated
+from sweepnn.arrays import Arrays
 from sweepnn.options.augment import Augment, Kind
 from sweepnn.options.scalers import SCALERS
 from sweepnn.registry import OptionParams, Registry, Spec
-
-
-@dataclass
-class Arrays:
-    """A dataset as arrays: training pool, and the dataset's own held-out test set when it has one."""
-
-    x: Any
-    y: Any
-    x_test: Any = None
-    y_test: Any = None
 
 
 class DataParams(OptionParams):
@@ -66,65 +58,6 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sweepnn"
 
 
-def _rng(p):
-    import numpy as np
-
-    return np.random.default_rng(p.seed)
-
-
-def _spirals(p, cache: Path) -> Arrays:
-    import numpy as np
-
-    rng = _rng(p)
-    per = p.n_samples // p.classes
-    xs, ys = [], []
-    for k in range(p.classes):
-        r = np.linspace(0.05, 1.0, per)
-        theta = p.turns * 2 * np.pi * r + 2 * np.pi * k / p.classes
-        theta = theta + rng.normal(0, p.noise, per)
-        xs.append(np.stack([r * np.sin(theta), r * np.cos(theta)], axis=1))
-        ys.append(np.full(per, k))
-    return Arrays(np.concatenate(xs).astype("float32"), np.concatenate(ys).astype("int64"))
-
-
-def _moons(p, cache: Path) -> Arrays:
-    import numpy as np
-
-    rng = _rng(p)
-    n0 = p.n_samples // 2
-    t0, t1 = rng.uniform(0, np.pi, n0), rng.uniform(0, np.pi, p.n_samples - n0)
-    upper = np.stack([np.cos(t0), np.sin(t0)], axis=1)
-    lower = np.stack([1 - np.cos(t1), 0.5 - np.sin(t1)], axis=1)
-    x = np.concatenate([upper, lower]) + rng.normal(0, p.noise, (p.n_samples, 2))
-    y = np.concatenate([np.zeros(n0), np.ones(p.n_samples - n0)])
-    return Arrays(x.astype("float32"), y.astype("int64"))
-
-
-def _blobs(p, cache: Path) -> Arrays:
-
-    rng = _rng(p)
-    centers = rng.uniform(-p.box, p.box, (p.classes, p.dims))
-    y = rng.integers(0, p.classes, p.n_samples)
-    x = centers[y] + rng.normal(0, p.spread, (p.n_samples, p.dims))
-    return Arrays(x.astype("float32"), y.astype("int64"))
-
-
-def _teacher(p, cache: Path) -> Arrays:
-    """Regression targets from a random tanh network: learnable, nonlinear, with known noise."""
-    import numpy as np
-
-    rng = _rng(p)
-    x = rng.normal(0, 1, (p.n_samples, p.dims))
-    h = x
-    for _ in range(p.depth):
-        w = rng.normal(0, 1 / np.sqrt(h.shape[1]), (h.shape[1], p.hidden))
-        h = np.tanh(h @ w * 2.0)
-    y = h @ rng.normal(0, 1 / np.sqrt(p.hidden), (p.hidden, p.outputs))
-    y = (y - y.mean(0)) / y.std(0)  # unit variance: an R^2 of 0 is a loss of about 1
-    y = y + rng.normal(0, p.noise, y.shape)
-    return Arrays(x.astype("float32"), y.astype("float32"))
-
-
 def _idx(source: str):
     def load(p, cache: Path) -> Arrays:
         from sweepnn.files import load_idx_set
@@ -154,15 +87,6 @@ def _table_fields(what: str) -> dict[str, Any]:
             Field("classification", description="what the target is"),
         ),
     }
-
-
-def _xor(p, cache: Path) -> Arrays:
-    """The parity problem: the class is whether an odd number of the `dims` coordinates is negative."""
-    rng = _rng(p)
-    x = rng.uniform(-1, 1, (p.n_samples, p.dims))
-    y = (x < 0).sum(1) % 2  # labelled before the noise, so noise blurs the quadrant borders
-    x = x + rng.normal(0, p.noise, x.shape)
-    return Arrays(x.astype("float32"), y.astype("int64"))
 
 
 def _digits(p, cache: Path) -> Arrays:
@@ -232,7 +156,7 @@ DATASETS: Registry[DatasetSpec] = Registry(
         DatasetSpec(
             name="spirals",
             description="interleaved 2-D spirals, one arm per class (not linearly separable)",
-            load=_spirals,
+            load=generated.spirals,
             fields={
                 "n_samples": _n(3000),
                 "classes": _CLASSES,
@@ -243,13 +167,13 @@ DATASETS: Registry[DatasetSpec] = Registry(
         DatasetSpec(
             name="moons",
             description="two interleaving half circles",
-            load=_moons,
+            load=generated.moons,
             fields={"n_samples": _n(2000), "noise": (float, Field(0.1, ge=0, description="Gaussian noise"))},
         ),
         DatasetSpec(
             name="blobs",
             description="Gaussian clusters, one per class",
-            load=_blobs,
+            load=generated.blobs,
             fields={
                 "n_samples": _n(2000),
                 "classes": _CLASSES,
@@ -261,7 +185,7 @@ DATASETS: Registry[DatasetSpec] = Registry(
         DatasetSpec(
             name="xor",
             description="XOR, and its n-D form parity: the class is the parity of the coordinates' signs",
-            load=_xor,
+            load=generated.xor,
             fields={
                 "n_samples": _n(2000),
                 "dims": (int, Field(2, ge=2, le=16, description="coordinates whose signs set the class")),
@@ -279,7 +203,7 @@ DATASETS: Registry[DatasetSpec] = Registry(
         DatasetSpec(
             name="teacher",
             description="regression: targets from a random tanh network (a teacher) plus Gaussian noise",
-            load=_teacher,
+            load=generated.teacher,
             task="regression",
             fields={
                 "n_samples": _n(2000),
