@@ -12,9 +12,9 @@ round runs, as subprocesses and in alternating order:
 and, in the first --default-threads-repeats rounds only, the baseline with torch's default threads
 (on a shared 2-core machine that can be many times slower, so it is not repeated by default).
 
-    python bench/sweep_vs_handwritten.py [--repeats 5] [--trials 20] [--epochs 3]
+    python bench/sweep_vs_handwritten.py [--repeats 5] [--trials 20] [--epochs 2]
 
-The default --epochs 3 keeps the run near three minutes; the reference's own budget is
+The default --epochs 2 keeps the run near three minutes; the reference's own budget is
 `--epochs 10` (about 10 minutes here). Trials per minute count the whole command, interpreter start
 and imports included, as a user waits for it; `loop_s` is each tool's own timing of its trial loop.
 Both tools sample different configurations (the parameters are asked in another order, so TPE's
@@ -163,7 +163,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--trials", type=int, default=20)
-    ap.add_argument("--epochs", type=int, default=3, help="the reference's own budget is 10")
+    ap.add_argument("--epochs", type=int, default=2, help="the reference's own budget is 10")
     ap.add_argument("--default-threads-repeats", type=int, default=1, help="baseline runs on torch's threads")
     ap.add_argument("--group-size", type=int, default=16)
     args = ap.parse_args()
@@ -171,8 +171,9 @@ def main() -> None:
     check_split()
     with tempfile.TemporaryDirectory() as tmp:
         plain = write_variant(Path(tmp), "handwritten", args.trials, args.epochs, 1)
-        grouped = write_variant(Path(tmp), f"handwritten-g{args.group_size}", args.trials, args.epochs,
-                                args.group_size)
+        grouped = write_variant(
+            Path(tmp), f"handwritten-g{args.group_size}", args.trials, args.epochs, args.group_size
+        )
         variants = {
             "baseline": lambda: run_baseline(args.trials, args.epochs, 1),
             "sweepnn": lambda: run_sweepnn(plain),

@@ -15,7 +15,7 @@ loss read every step to catch a divergence; training loss and accuracy summed on
 variants run once per round, in an order that alternates between rounds; figures are medians over
 --repeats rounds.
 
-    python bench/trainer.py [--repeats 15] [--epochs 5] [--profile]
+    python bench/trainer.py [--repeats 40] [--epochs 5] [--profile]
 
 `--profile` adds cProfile's view of both paths: the functions where train() spends time that the
 hand loop does not. Prints one JSON line per variant, then one with the goal ratio (goal <= 1.10).
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -106,41 +107,39 @@ def profile(cfg: Recipe, data: Data, top: int = 15) -> list[dict]:
     import cProfile
     import pstats
 
-    def stats_of(fn) -> dict[str, tuple[int, float, float]]:
+    def stats_of(fn) -> dict[str, tuple[int, float, float, bool]]:
         prof = cProfile.Profile()
         prof.runcall(fn)
         out = {}
         for (file, line, name), (_cc, calls, tottime, cumtime, _) in pstats.Stats(prof).stats.items():
             where = f"{Path(file).name}:{line}({name})" if line else name
-            out[where] = (calls, tottime, cumtime)
+            out[where] = (calls, tottime, cumtime, f"sweepnn{os.sep}" in file)
         return out
 
     trained = stats_of(lambda: train(cfg, CPU, data=data))
     hand = stats_of(lambda: hand_loop(cfg, data))
     total = {"train": sum(v[1] for v in trained.values()), "hand": sum(v[1] for v in hand.values())}
     rows = [{"profile": "total self time (s)", **{k: round(v, 3) for k, v in total.items()}}]
-    # functions of sweepnn's trainer path by cumulative time, with what the hand loop spent in the same
-    ours = sorted(
-        ((k, v) for k, v in trained.items() if "sweepnn" in k or k.startswith(("trainer.py", "diagnostics.py",
-                                                                             "schedules.py"))),
-        key=lambda kv: kv[1][2],
-        reverse=True,
-    )
-    for where, (calls, _tot, cum) in ours[:top]:
+    # sweepnn's own functions on the trainer's path, by cumulative time
+    ours = sorted(((k, v) for k, v in trained.items() if v[3]), key=lambda kv: kv[1][2], reverse=True)
+    for where, (calls, _tot, cum, _) in ours[:top]:
         rows.append({"profile": where, "calls": calls, "cum_s": round(cum, 3)})
-    # torch calls the trainer makes more often (or longer) than the hand loop: the per-step extras
+    # calls the trainer makes more often, or spends longer in, than the hand loop: the per-step extras
     extra = []
-    for where, (calls, tot, _cum) in trained.items():
-        h = hand.get(where, (0, 0.0, 0.0))
+    for where, (calls, tot, _cum, _) in trained.items():
+        h = hand.get(where, (0, 0.0, 0.0, False))
         if tot - h[1] > 0.002:
-            extra.append({"profile": where, "calls": calls, "hand_calls": h[0], "extra_self_s": round(tot - h[1], 3)})
+            extra.append(
+                {"profile": where, "calls": calls, "hand_calls": h[0], "extra_self_s": round(tot - h[1], 3)}
+            )
     rows += sorted(extra, key=lambda r: r["extra_self_s"], reverse=True)[:top]
     return rows
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeats", type=int, default=15)
+    # a trial is a quarter second: the extras cost a few percent each, so many rounds to tell them apart
+    ap.add_argument("--repeats", type=int, default=40)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
@@ -155,15 +154,19 @@ def main() -> None:
         variants["hand loop + " + " + ".join(EXTRAS[: i + 1])] = lambda e=extras: hand_loop(base, data, e)
     for fn in variants.values():  # warm up kernels, the allocator and first-call costs
         fn()
+    # wall and CPU seconds: on a shared machine CPU time is the less disturbed of the two (a trial
+    # that is descheduled waits in wall time only), so a ratio that agrees in both is trustworthy
     times: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
     for r in range(args.repeats):
         for name in list(variants) if r % 2 == 0 else reversed(list(variants)):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             variants[name]()
             times[name].append(time.perf_counter() - t0)
-    hand = statistics.median(times["hand loop"])
+            cpu[name].append(time.process_time() - c0)
+    hand, hand_cpu = statistics.median(times["hand loop"]), statistics.median(cpu["hand loop"])
     for name, v in times.items():
-        med = statistics.median(v)
+        med, med_cpu = statistics.median(v), statistics.median(cpu[name])
         print(
             json.dumps(
                 {
@@ -172,6 +175,8 @@ def main() -> None:
                     "repeats": args.repeats,
                     "median_s": round(med, 4),
                     "vs_hand_loop": round(med / hand, 3),
+                    "median_cpu_s": round(med_cpu, 4),
+                    "cpu_vs_hand_loop": round(med_cpu / hand_cpu, 3),
                 }
             ),
             flush=True,
@@ -185,6 +190,7 @@ def main() -> None:
                 "epochs": args.epochs,
                 "ratio": round(statistics.median(times["train"]) / hand, 3),
                 "median_of_per_round_ratios": round(statistics.median(per_round), 3),
+                "cpu_ratio": round(statistics.median(cpu["train"]) / hand_cpu, 3),
                 "goal": "<= 1.10",
             }
         ),
