@@ -1,7 +1,8 @@
 """Pruning efficiency: epochs spent before a sweep finds a near-best trial, with and without pruning.
 
-The quickstart (recipes/quickstart.yaml: TPE, its median pruner that may stop a trial after epoch 5)
-runs twice per seed with the same seed: with its pruner, and with `pruner: none`. The bar is the
+The quickstart (recipes/quickstart.yaml, TPE) runs twice per seed with the same seed: with a pruner (by
+default sweepnn's default, median with its defaults; `--pruner recipe` keeps the quickstart's, which waits
+5 epochs) and with `pruner: none`. The bar is the
 unpruned run's best validation accuracy minus 0.2 points (0.002). For each run, the epochs spent is
 the sum over trials, in trial order, of the epochs each trained (the `epochs` column of trials.csv),
 up to and including the first complete trial at or above the bar. The figure is the ratio
@@ -54,8 +55,14 @@ class Silent:
         pass
 
 
-def sweep(seed: int, trials: int, epochs: int, pruned: bool, results: Path) -> tuple[list[dict], float]:
-    """The quickstart with this seed and budget, with its own pruner or none: (trials.csv rows, s)."""
+def sweep(
+    seed: int, trials: int, epochs: int, pruned: bool, results: Path, pruner: str = "recipe"
+) -> tuple[list[dict], float]:
+    """The quickstart with this seed and budget, with a pruner or none: (trials.csv rows, seconds).
+
+    `pruner`: "recipe" keeps the quickstart's (median after a 5-epoch warmup); a registry name
+    (median, successive_halving, hyperband, ...) uses that pruner with its defaults, which for
+    median is what a recipe without a pruner gets."""
     recipe = load(ROOT / "recipes" / "quickstart.yaml")
     raw = recipe.model_dump()
     raw["name"] = f"quickstart-{'pruned' if pruned else 'unpruned'}-{seed}"
@@ -65,6 +72,8 @@ def sweep(seed: int, trials: int, epochs: int, pruned: bool, results: Path) -> t
     raw["search"]["test_top"] = 0
     if not pruned:
         raw["search"]["pruner"] = {"name": "none"}
+    elif pruner != "recipe":
+        raw["search"]["pruner"] = {"name": pruner}
     cfg = type(recipe).model_validate(raw)
     t0 = time.perf_counter()
     run(cfg, RunOptions(results_dir=results, device="cpu", threads=1), Silent())
@@ -93,6 +102,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--trials", type=int, default=20, help="the quickstart's own budget is 30")
     ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--pruner", default="median", help="recipe (the quickstart's), or a pruner name")
     args = ap.parse_args()
 
     ratios: list[float] = []
@@ -100,7 +110,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             out: dict[bool, tuple[list[dict], float]] = {}
             for pruned in (True, False) if i % 2 == 0 else (False, True):
-                out[pruned] = sweep(seed, args.trials, args.epochs, pruned, Path(tmp))
+                out[pruned] = sweep(seed, args.trials, args.epochs, pruned, Path(tmp), args.pruner)
         (p_rows, p_s), (u_rows, u_s) = out[True], out[False]
         bar = round(best(u_rows) - MARGIN, 6)
         p_spent, p_at = epochs_until(p_rows, bar)
@@ -112,6 +122,7 @@ def main() -> None:
             json.dumps(
                 {
                     "seed": seed,
+                    "pruner": args.pruner,
                     "trials": args.trials,
                     "epochs": args.epochs,
                     "bar_val_accuracy": bar,

@@ -8,6 +8,7 @@ round runs, as subprocesses and in alternating order:
 - baseline    the hand-written script with --threads 1
 - sweepnn     `sweepnn run <recipe> --threads 1 --quiet --results <tmp>`
 - sweepnn-g16 the same recipe with `search.group_size: 16` (same-shaped trials trained stacked)
+- sweepnn-w2  the same recipe with `--workers 2`: both cores, one torch thread each
 
 and, in the first --default-threads-repeats rounds only, the baseline with torch's default threads
 (on a shared 2-core machine that can be many times slower, so it is not repeated by default).
@@ -119,9 +120,10 @@ def run_baseline(trials: int, epochs: int, threads: int | None) -> dict:
     }
 
 
-def run_sweepnn(recipe: Path) -> dict:
+def run_sweepnn(recipe: Path, workers: int = 1) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = ["sweepnn", "run", str(recipe), "--threads", "1", "--quiet", "--results", tmp]
+        cmd += ["--workers", str(workers)]
         t0 = time.perf_counter()
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env()).stdout
         wall = time.perf_counter() - t0
@@ -178,6 +180,8 @@ def main() -> None:
             "baseline": lambda: run_baseline(args.trials, args.epochs, 1),
             "sweepnn": lambda: run_sweepnn(plain),
             f"sweepnn-g{args.group_size}": lambda: run_sweepnn(grouped),
+            # both cores, one thread each: what the baseline's default threads try to do
+            "sweepnn-w2": lambda: run_sweepnn(plain, workers=2),
         }
         # warm the page cache, the data caches and torch's kernels' first-call costs for every tool
         run_baseline(1, 1, 1)
@@ -207,6 +211,8 @@ def main() -> None:
                 f"{g}_vs_baseline_1_thread": ratio(g, "baseline"),
                 "sweepnn_vs_baseline_default_threads": ratio("sweepnn", "baseline-default-threads"),
                 f"{g}_vs_baseline_default_threads": ratio(g, "baseline-default-threads"),
+                "sweepnn-w2_vs_baseline_1_thread": ratio("sweepnn-w2", "baseline"),
+                "sweepnn-w2_vs_baseline_default_threads": ratio("sweepnn-w2", "baseline-default-threads"),
                 "steps_per_s_sweepnn_vs_baseline_1_thread": ratio("sweepnn", "baseline", "steps_per_s"),
                 f"steps_per_s_{g}_vs_baseline_1_thread": ratio(g, "baseline", "steps_per_s"),
                 "best_val_accuracy": {name: row["best_val_accuracy"] for name, row in rows.items()},

@@ -120,7 +120,13 @@ def train(
 
     augmentations = active(cfg.data.augment)  # training batches only: evaluation sees the data as is
     decay, keep = _split_decay(model, reg.decay_biases)
-    opt = build_optimizer(t.optimizer, [{"params": decay}, {"params": keep, "weight_decay": 0.0}])
+    # Biases and norm parameters are kept out of weight decay in a group of their own; without any
+    # decay one group does (a second group is a second optimizer kernel every step).
+    if getattr(t.optimizer, "weight_decay", 0.0) and keep:
+        groups = [{"params": decay}, {"params": keep, "weight_decay": 0.0}]
+    else:
+        groups = [{"params": decay + keep}]
+    opt = build_optimizer(t.optimizer, groups)
     base_lrs = [g["lr"] for g in opt.param_groups]
     plateau = Plateau(t.schedule) if SCHEDULES[t.schedule.name].on_plateau else None
     constant_lr = t.schedule.name == "constant" and t.schedule.warmup.name == "none"
@@ -139,6 +145,11 @@ def train(
     check_every_step = device.type == "cpu"
     stopper = _EarlyStop(t.early_stopping) if t.early_stopping else None
 
+    # Training metrics are gathered on the device as the epoch goes (reading .item() every step would
+    # sync and slow small models), with as little work a step as possible: each batch's loss and
+    # predicted classes are kept as they are, and summed once an epoch.
+    batch_sizes = torch.tensor([bounds[i + 1] - bounds[i] for i in range(steps_per_epoch)], device=device)
+    classify_task = task == "classification"
     history: list[dict[str, float]] = []
     outcome, reason = "", ""
     train_time = 0.0
@@ -149,8 +160,8 @@ def train(
         order = (
             torch.randperm(n, generator=gen, device=device) if t.shuffle else torch.arange(n, device=device)
         )
-        loss_sum = torch.zeros((), device=device)
-        score_sum = torch.zeros((), device=device)
+        losses: list[torch.Tensor] = []
+        scores: list[torch.Tensor] = []  # predicted classes, or each batch's squared error
         diverged = None
         for i in range(steps_per_epoch):
             if not constant_lr:
@@ -186,9 +197,8 @@ def train(
             step += 1
             if diverged:
                 break
-            # Accumulate on the device: reading .item() every step would sync and slow small models.
-            loss_sum += loss.detach() * len(idx)
-            score_sum += _score_sum(task, out.detach(), yb)
+            losses.append(loss.detach())
+            scores.append(out.detach().argmax(1) if classify_task else _score_sum(task, out.detach(), yb))
         train_time += time.perf_counter() - t0
         if diverged:
             outcome, reason = "diverged", str(diverged)
@@ -202,10 +212,12 @@ def train(
             )
             break
         val_loss, val_score = evaluate(model, data.x_val, data.y_val, task, loss_params, data.y_var[1])
+        # correct predictions (in the order the batches were drawn), or the summed squared error
+        score_sum = (torch.cat(scores) == y[order]).sum() if classify_task else torch.stack(scores).sum()
         train_score = _score(task, score_sum, n, data.y_var[0], y)
         metrics = {
             "epoch": epoch,
-            "train_loss": loss_sum.item() / n,
+            "train_loss": (torch.stack(losses) * batch_sizes).sum().item() / n,
             f"train_{score_key}": train_score,
             "val_loss": val_loss,
             f"val_{score_key}": val_score,
