@@ -184,15 +184,17 @@ def validate(
     """Check recipes without training: every problem in every file, with line and key path."""
     from sweepnn.recipe import load
 
-    problems = 0
+    problems, bad_files = 0, 0
     for path in recipes:
         try:
             load(path)
         except RecipeError as e:
+            bad_files += 1
             problems += len(e.problems)
             for p in e.problems:
                 typer.echo(str(p), err=True)  # one line each, never wrapped: editors jump to file:line:col
         except SweepnnError as e:
+            bad_files += 1
             problems += 1
             typer.echo(f"{path}: {e}", err=True)
         else:
@@ -200,7 +202,7 @@ def validate(
     if problems:
         err_console.print(
             f"[bold red]Error:[/] {problems} problem{'s' if problems != 1 else ''} in "
-            f"{len(recipes)} file{'s' if len(recipes) != 1 else ''}"
+            + (f"{bad_files} of {len(recipes)} files" if len(recipes) > 1 else "1 file")
         )
         raise typer.Exit(2)
 

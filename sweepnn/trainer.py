@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
@@ -24,29 +22,12 @@ from sweepnn.options.models import MODELS
 from sweepnn.options.optimizers import build_optimizer
 from sweepnn.options.regularizers import penalty_term
 from sweepnn.options.schedules import SCHEDULES, Plateau, lr_factor
+from sweepnn.trial_result import TRAINED, TrialResult, result_attrs  # noqa: F401 (re-exported)
 
 # report(epoch, metrics) -> True to stop the trial now (it was pruned)
 Report = Callable[[int, dict[str, float]], bool]
 
-# Outcomes of a trial that trained to its end (its objective counts); the others stopped it early.
-TRAINED = ("ok", "saturated", "stalled", "vanishing", "exploding", "overfitting")
-
 EVAL_CHUNK = 8192  # examples per forward pass at evaluation: bounds memory on large validation sets
-
-
-@dataclass
-class TrialResult:
-    outcome: str  # ok | stalled | vanishing | overfitting (trained); diverged | pruned (stopped)
-    metrics: dict[str, float]  # the final epoch's (the best epoch's, with early stopping's restore_best)
-    history: list[dict[str, float]] = field(default_factory=list)  # every epoch's
-    reason: str = ""
-    model: torch.nn.Module | None = field(default=None, repr=False)  # the trained network
-    repeats: list[dict[str, Any]] | None = None  # with search.repeats: each seed's final metrics
-    metrics_std: dict[str, float] = field(default_factory=dict)  # ... and their spread over the seeds
-
-    @property
-    def epochs(self) -> int:
-        return len(self.history)
 
 
 def _split_decay(model: torch.nn.Module, decay_all: bool) -> tuple[list, list]:
@@ -277,18 +258,3 @@ class _EarlyStop:
 
     def describe(self) -> str:
         return f"{self.p.metric} did not improve for {self.p.patience} epochs (best {self.best:.4g})"
-
-
-def result_attrs(result: TrialResult) -> dict[str, Any]:
-    """What a finished trial stores beside its value: outcome, reason, epochs and curves."""
-    attrs = {
-        "outcome": result.outcome,
-        "reason": result.reason,
-        "epochs": result.epochs,
-        "metrics": result.metrics,
-        "history": result.history,
-    }
-    if result.repeats is not None:
-        attrs["repeats"] = result.repeats
-        attrs["metrics_std"] = result.metrics_std
-    return attrs

@@ -19,7 +19,7 @@ from sweepnn.config import Recipe
 from sweepnn.samplers import TrialSuggest
 from sweepnn.space import sample
 from sweepnn.storage import retrying
-from sweepnn.trainer import TRAINED, TrialResult, result_attrs
+from sweepnn.trial_result import TRAINED, TrialResult, result_attrs
 
 
 def top_numbers(study: optuna.Study, recipe: Recipe) -> list[int]:

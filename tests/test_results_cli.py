@@ -8,6 +8,8 @@ real tiny sweep and reads it back, so the commands are known to agree with what 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -303,3 +305,25 @@ def test_a_real_sweep_reads_back(cli, write_recipe):
     assert "Learning curves\nval_accuracy per epoch\n" in out
     code, out, _ = cli("export", "tiny", "--format", "csv")
     assert code == 0 and len(out.splitlines()) == 4
+
+
+READ_ONLY_COMMANDS = [
+    ["list"],
+    ["compare", "--by", "model.init"],
+    ["compare", "plain", "bn", "--by", "model.init", "--by", "model.norm"],
+    ["show", "plain"],
+    ["export", "plain", "--format", "json"],
+    ["status", "plain"],
+]
+
+
+@pytest.mark.parametrize("args", READ_ONLY_COMMANDS, ids=[" ".join(a) for a in READ_ONLY_COMMANDS])
+def test_commands_that_read_studies_never_import_torch(studies, tmp_path, args):
+    """Reading a study needs Optuna and pandas, never torch: its import is seconds of every command."""
+    code = (
+        "import sys; from typer.testing import CliRunner; from sweepnn.cli import app;"
+        f"r = CliRunner().invoke(app, {args!r}); assert r.exit_code == 0, r.output;"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert (out.returncode, out.stdout.strip()) == (0, "False"), out.stderr

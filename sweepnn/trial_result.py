@@ -1,0 +1,43 @@
+"""What a trained trial gives back: its outcome, metrics and curves. No torch here, so that the
+commands that only read studies (list, compare, show) never import it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+# Outcomes of a trial that trained to its end (its objective counts); the others stopped it early.
+TRAINED = ("ok", "saturated", "stalled", "vanishing", "exploding", "overfitting")
+
+
+@dataclass
+class TrialResult:
+    outcome: str  # ok | stalled | vanishing | overfitting (trained); diverged | pruned (stopped)
+    metrics: dict[str, float]  # the final epoch's (the best epoch's, with early stopping's restore_best)
+    history: list[dict[str, float]] = field(default_factory=list)  # every epoch's
+    reason: str = ""
+    model: torch.nn.Module | None = field(default=None, repr=False)  # the trained network
+    repeats: list[dict[str, Any]] | None = None  # with search.repeats: each seed's final metrics
+    metrics_std: dict[str, float] = field(default_factory=dict)  # ... and their spread over the seeds
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history)
+
+
+def result_attrs(result: TrialResult) -> dict[str, Any]:
+    """What a finished trial stores beside its value: outcome, reason, epochs and curves."""
+    attrs = {
+        "outcome": result.outcome,
+        "reason": result.reason,
+        "epochs": result.epochs,
+        "metrics": result.metrics,
+        "history": result.history,
+    }
+    if result.repeats is not None:
+        attrs["repeats"] = result.repeats
+        attrs["metrics_std"] = result.metrics_std
+    return attrs
