@@ -70,7 +70,8 @@ class Monitor:
         watched = spec is not None and (spec.dies or spec.saturates)
         act_type = getattr(nn, spec.torch_class) if watched else None
         self._acts = [m for m in model.modules() if type(m) is act_type] if watched else []
-        self._hook = self._on_activation(spec) if watched else None
+        self._spec = spec if watched else None
+        self._outs: list[torch.Tensor] = []  # the watched activations' outputs of a measured forward
         self._hooks: list = []
 
     def due(self, step: int) -> bool:
@@ -80,24 +81,37 @@ class Monitor:
         module call off PyTorch's fast path.
         """
         self.close()  # hooks of a measured step whose gradients were never taken
+        self._outs = []
         self.active = self.enabled and step % self.every == 0
-        if self.active and self._hook is not None:
-            self._hooks = [m.register_forward_hook(self._hook) for m in self._acts]
+        if self.active and self._spec is not None:
+            self._hooks = [m.register_forward_hook(self._keep) for m in self._acts]
         return self.active
 
     def _add(self, key: str, value: torch.Tensor) -> None:
         self._samples.setdefault(key, []).append(value.detach().float())
 
-    def _on_activation(self, spec):
-        def hook(module, inputs, out):
-            per_unit = out.detach().transpose(0, 1).reshape(out.shape[1], -1)  # (units, examples...)
-            if spec.dies:  # a dead unit outputs 0 for every example in the batch
-                self._add("dead_fraction", (per_unit <= 0).all(dim=1).float().mean())
+    def _keep(self, module, inputs, out) -> None:
+        # Only kept here; measured after the forward pass, all layers of a shape in one batched pass
+        # (statistics taken in each hook cost a few small kernels per layer, more than the step).
+        self._outs.append(out.detach())
+
+    def _measure_activations(self) -> None:
+        """Per layer: the fraction of dead units (0 or less for every example and position) and the
+        fraction of outputs pinned at a saturating activation's flat ends."""
+        spec = self._spec
+        by_shape: dict[tuple[int, ...], list[torch.Tensor]] = {}
+        for out in self._outs:
+            by_shape.setdefault(tuple(out.shape), []).append(out)
+        self._outs = []
+        for outs in by_shape.values():
+            acts = torch.stack(outs)  # (layers, examples, units, positions...)
+            if spec.dies:  # a unit is dead when even its largest output over the batch is <= 0
+                reduce = (1, *range(3, acts.dim()))
+                self._add("dead_fraction", (acts.amax(dim=reduce) <= 0).float().mean(dim=1))
             if spec.saturates:
                 low, high = spec.saturates
-                self._add("saturated_fraction", ((per_unit <= low) | (per_unit >= high)).float().mean())
-
-        return hook
+                pinned = (acts <= low) | (acts >= high)
+                self._add("saturated_fraction", pinned.flatten(1).float().mean(dim=1))
 
     def measure_grads(self, loss: torch.Tensor) -> None:
         """Per-layer gradient norms; keeps a copy of the weights to measure this step's update."""
@@ -105,7 +119,9 @@ class Monitor:
         self._add("grad_norm", torch.stack(torch._foreach_norm(grads)))  # one fused kernel for all layers
         self._add("loss", loss.detach())
         self.close()  # the forward pass is over: no more activations to watch
-        self._before = [w.detach().clone() for w in self.layers]
+        if self._outs:
+            self._measure_activations()
+        self._before = torch._foreach_mul([w.detach() for w in self.layers], 1.0)  # one fused copy
 
     def measure_update(self) -> None:
         after = [w.detach() for w in self.layers]
@@ -140,8 +156,8 @@ class Monitor:
             out["grad_ratio"] = g[0] / g[-1] if g[-1] > 0 else (0.0 if g[0] == 0 else math.inf)
         for key in ("dead_fraction", "saturated_fraction", "update_ratio"):
             values = self._samples.pop(key, [])
-            if values:
-                out[key] = torch.stack(values).median().item()
+            if values:  # scalars, or one value per layer: the median over layers and steps
+                out[key] = torch.cat([v.reshape(-1) for v in values]).median().item()
         self._samples.clear()
         return out
 
