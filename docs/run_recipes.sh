@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Runs every shipped recipe in full, then the tables and charts the README's *Findings* quote.
-# Each recipe's terminal output, its `compare --by` tables and its wall time land in
-# docs/findings/<recipe>.txt; a few charts are copied to docs/findings/ for the README.
-#   bash docs/run_recipes.sh [RECIPE...]      (about 40 minutes on a 2-core CPU for all of them)
+# Runs every shipped recipe in full, then writes the tables and charts that the README's *Findings*
+# quote, all made by sweepnn itself:
+#   docs/findings/<recipe>.txt   what `sweepnn run` printed, and its wall time
+#   docs/findings/<recipe>.md    `sweepnn show` and the `compare --by` tables, as Markdown
+#   docs/findings/*.png          a few of the charts `sweepnn plot` drew
+#
+#   bash docs/run_recipes.sh [RECIPE...]          (about 6 minutes on a 2-core CPU for all of them)
+#   TABLES_ONLY=1 bash docs/run_recipes.sh        (the tables and charts again, from results/)
 # Studies go to results/ as with any run; an existing study is started afresh (--fresh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +14,7 @@ out=docs/findings
 mkdir -p "$out"
 export COLUMNS=200   # rich tables at a width that fits every column
 
-# recipe -> the `compare --by` paths that answer its question
+# recipe -> the `compare --by` paths that answer its question (two of them: also the two-way table)
 declare -A BY=(
   [quickstart]="train.optimizer.name model.norm"
   [init_deep]="model.init model.activation"
@@ -18,35 +22,57 @@ declare -A BY=(
   [batchnorm]="model.norm train.optimizer.lr"
   [regularization]="train.regularization.penalty.name model.dropout"
   [optimizers]="train.optimizer.name"
-  [schedules]="train.schedule.name"
+  [schedules]="train.schedule"
   [clipping]="train.regularization.clip_norm train.optimizer.lr"
-  [augmentation]="data.augment.flip data.normalize"
+  [augmentation]="data.augment.flip data.augment.rotate"
   [shuffling]="train.shuffle train.optimizer.name"
   [batch_size]="train.batch_size train.optimizer.lr"
 )
+# recipe -> charts of `sweepnn plot` copied for the README
+declare -A CHARTS=(
+  [init_deep]="curves.png"
+  [batchnorm]="effect-train.optimizer.lr.png"
+  [schedules]="lr-schedule.png"
+)
+
+# The studies a recipe made: itself, or for a fair comparison one study per arm, <name>-<value>.
+studies_of() {
+  if grep -q '^  fair:' "recipes/$1.yaml"; then
+    sweepnn list --format csv | awk -F, -v p="$1-" 'NR > 1 && index($1, p) == 1 { print $1 }'
+  else
+    echo "$1"
+  fi
+}
 
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(quickstart init_deep activations batchnorm regularization optimizers schedules clipping augmentation shuffling batch_size)
 for name in "${names[@]}"; do
-  log="$out/$name.txt"
   echo "== $name" >&2
+  if [ -z "${TABLES_ONLY:-}" ]; then
+    {
+      echo "\$ sweepnn run recipes/$name.yaml --fresh --threads 1"
+      start=$(date +%s)
+      sweepnn run "recipes/$name.yaml" --fresh --threads 1 --quiet
+      echo "(wall time: $(( $(date +%s) - start )) s)"
+    } >"$out/$name.txt" 2>&1
+  fi
+  mapfile -t studies < <(studies_of "$name")
+  read -r -a by <<<"${BY[$name]}"
   {
-    echo "\$ sweepnn run recipes/$name.yaml --fresh --threads 1"
-    start=$(date +%s)
-    sweepnn run "recipes/$name.yaml" --fresh --threads 1 --quiet
-    echo "(wall time: $(( $(date +%s) - start )) s)"
-    studies=$name
-    # a fair recipe's arms are studies of their own, <name>-<value>
-    [ "$name" = optimizers ] && studies="$(sweepnn list --format csv | awk -F, -v p="$name-" 'index($1,p)==1{printf "%s ", $1}')"
-    read -r -a by <<<"${BY[$name]}"
+    echo "<!-- made by docs/run_recipes.sh from what sweepnn printed; do not edit -->"
+    for study in "${studies[@]}"; do
+      echo; echo "\`\$ sweepnn show $study --top 30 --format markdown\`"; echo
+      sweepnn show "$study" --top 30 --format markdown | sed -n '/^## Top/,/^## Parameter importances/p' | sed '$d'
+    done
     for path in "${by[@]}"; do
-      echo; echo "\$ sweepnn compare $studies--by $path"
-      sweepnn compare $studies --by "$path"
+      echo; echo "\`\$ sweepnn compare ${studies[*]} --by $path --format markdown\`"; echo
+      sweepnn compare "${studies[@]}" --by "$path" --format markdown
     done
     if [ ${#by[@]} -eq 2 ]; then
-      echo; echo "\$ sweepnn compare $studies--by ${by[0]} --by ${by[1]}"
-      sweepnn compare $studies --by "${by[0]}" --by "${by[1]}"
+      echo; echo "\`\$ sweepnn compare ${studies[*]} --by ${by[0]} --by ${by[1]} --format markdown\`"; echo
+      sweepnn compare "${studies[@]}" --by "${by[0]}" --by "${by[1]}" --format markdown
     fi
-  } >"$log" 2>&1
-  sweepnn plot "${studies%% *}" >/dev/null 2>&1 || true
+  } >"$out/$name.md" 2>&1
+  for study in "${studies[@]}"; do sweepnn plot "$study" >/dev/null; done
+  for chart in ${CHARTS[$name]:-}; do cp "results/${studies[0]}/plots/$chart" "$out/$name-$chart"; done
 done

@@ -177,7 +177,9 @@ def label(value: Any) -> Any:
         return NA
     if isinstance(value, dict):
         if "name" in value:
-            extra = ", ".join(f"{k}={v}" for k, v in value.items() if k != "name")
+            extra = ", ".join(
+                f"{k}={label(v) if isinstance(v, dict) else v}" for k, v in value.items() if k != "name"
+            )
             return f"{value['name']}({extra})" if extra else value["name"]
         return json.dumps(value, sort_keys=True)
     if isinstance(value, (list, tuple)):

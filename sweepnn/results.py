@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from sweepnn.analysis import label
 from sweepnn.config import Recipe
 from sweepnn.errors import SweepnnError
 from sweepnn.space import apply, short_names
@@ -192,6 +193,8 @@ def fmt(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else ""
+    if isinstance(value, (dict, list, tuple)):  # a search choice with parameters, as compare names it
+        return str(label(value))
     if isinstance(value, float):
         if value == 0:
             return "0"

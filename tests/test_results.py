@@ -30,6 +30,9 @@ from sweepnn.study import open_storage, open_study, run_sweep
         (3, "3"),
         (True, "yes"),
         ("adam", "adam"),
+        ({"name": "cosine", "warmup": {"name": "linear", "epochs": 2}}, "cosine(warmup=linear(epochs=2))"),
+        ({"name": "step", "gamma": 0.3}, "step(gamma=0.3)"),
+        ([16, 32], "[16, 32]"),
     ],
 )
 def test_fmt(value, text):
