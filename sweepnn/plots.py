@@ -109,7 +109,11 @@ def _curves(plt, s: Stored, df):
     fig, ax = _figure(plt, f"Learning curves of the best {len(curves)} trials of {s.name}", "epoch", s.metric)
     for rank, (n, points) in enumerate(curves, 1):
         xs, ys = zip(*points, strict=True)
-        ax.plot(xs, ys, marker="o", markersize=3, label=f"{rank}. trial {n}", zorder=10 - rank)
+        # the searched values say which configuration a curve is (numbers shortened as in the tables)
+        trial = s.study.trials[n]
+        params = ", ".join(fmt(v) for v in trial.user_attrs.get("params", trial.params).values())
+        label = f"{rank}. trial {n}" + (f": {params}" if params else "")
+        ax.plot(xs, ys, marker="o", markersize=3, label=label, zorder=10 - rank)
     ax.legend(loc="best", fontsize=9)
     return fig
 
