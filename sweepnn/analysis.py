@@ -181,7 +181,7 @@ def label(value: Any) -> Any:
                 f"{k}={label(v) if isinstance(v, dict) else v}" for k, v in value.items() if k != "name"
             )
             return f"{value['name']}({extra})" if extra else value["name"]
-        return json.dumps(value, sort_keys=True)
+        return ", ".join(f"{k}={label(v) if isinstance(v, dict) else v}" for k, v in sorted(value.items()))
     if isinstance(value, (list, tuple)):
         return json.dumps(list(value))
     return value

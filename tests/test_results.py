@@ -32,6 +32,7 @@ from sweepnn.study import open_storage, open_study, run_sweep
         ("adam", "adam"),
         ({"name": "cosine", "warmup": {"name": "linear", "epochs": 2}}, "cosine(warmup=linear(epochs=2))"),
         ({"name": "step", "gamma": 0.3}, "step(gamma=0.3)"),
+        ({"padding": 1}, "padding=1"),
         ([16, 32], "[16, 32]"),
     ],
 )
