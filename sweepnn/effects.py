@@ -19,7 +19,7 @@ import pandas as pd
 
 from sweepnn.analysis import PathValues, Stored, canonical, completed_frame, levels
 from sweepnn.errors import InputError
-from sweepnn.results import TEST_COLUMNS, best_number
+from sweepnn.results import TEST_COLUMNS, best_number, fmt
 from sweepnn.space import short_names
 
 ALPHA = 0.05  # a value is "tied" with the best when Welch's test cannot tell them apart at this level
@@ -183,7 +183,8 @@ def pivot(long: pd.DataFrame, rows: str, cols: str, cell) -> pd.DataFrame:
     a_order, b_order = long.attrs["order"]
     cells = {(r[rows], r[cols]): cell(r) for r in long.to_dict("records")}
     header = f"{rows} \\ {cols}"
+    # values spelled as in every other table (booleans yes/no, numbers to 4 digits)
     return pd.DataFrame(
-        [{header: va, **{str(vb): cells.get((va, vb), "") for vb in b_order}} for va in a_order],
-        columns=[header, *map(str, b_order)],
+        [{header: fmt(va), **{fmt(vb): cells.get((va, vb), "") for vb in b_order}} for va in a_order],
+        columns=[header, *map(fmt, b_order)],
     )

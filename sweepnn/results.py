@@ -192,7 +192,7 @@ def fmt(value: Any) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, bool):
-        return "yes" if value else ""
+        return "yes" if value else "no"
     if isinstance(value, (dict, list, tuple)):  # a search choice with parameters, as compare names it
         return str(label(value))
     if isinstance(value, float):

@@ -29,6 +29,7 @@ from sweepnn.study import open_storage, open_study, run_sweep
         (123456.0, "1.23e+05"),
         (3, "3"),
         (True, "yes"),
+        (False, "no"),
         ("adam", "adam"),
         ({"name": "cosine", "warmup": {"name": "linear", "epochs": 2}}, "cosine(warmup=linear(epochs=2))"),
         ({"name": "step", "gamma": 0.3}, "step(gamma=0.3)"),
