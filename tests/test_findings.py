@@ -1,0 +1,52 @@
+"""The README's Findings quote docs/findings/, which docs/run_recipes.sh wrote from sweepnn's output.
+
+These tests keep the quotes honest: every row of a two-way table in the README must be the row of the
+same label in the findings file it names, cell for cell, and every recipe has its findings files.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FINDINGS = ROOT / "docs" / "findings"
+README = (ROOT / "README.md").read_text()
+SECTION = README[README.index("## Findings") : README.index("## Option reference")]
+
+
+def cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def quoted_tables() -> list[tuple[str, list[list[str]]]]:
+    """(findings file, its data rows) for each README table introduced by a `docs/findings/X.md` line."""
+    out = []
+    for m in re.finditer(r"\(`docs/findings/(\w+)\.md`[^\n]*\n(?:[^\n|]*\n)*?\n((?:\|[^\n]*\n)+)", SECTION):
+        rows = [cells(line) for line in m.group(2).splitlines()[2:]]  # past the header and its rule
+        out.append((m.group(1), rows))
+    return out
+
+
+def test_the_readme_quotes_two_way_tables():
+    assert {name for name, _ in quoted_tables()} == {"batchnorm", "batch_size", "clipping"}
+
+
+@pytest.mark.parametrize(("name", "rows"), quoted_tables(), ids=[n for n, _ in quoted_tables()])
+def test_each_quoted_row_is_the_tools_row(name, rows):
+    printed = (FINDINGS / f"{name}.md").read_text()
+    # the last table of the file is its two-way table
+    table = printed[printed.rindex("\n\n|") :].strip().splitlines()[2:]
+    by_label = {cells(line)[0]: cells(line)[1:] for line in table}
+    for row in rows:
+        assert by_label.get(row[0]) == row[1:], f"{name}: README row {row} is not what sweepnn printed"
+
+
+@pytest.mark.parametrize("recipe", sorted(p.stem for p in (ROOT / "recipes").glob("*.yaml")))
+def test_every_recipe_has_its_findings(recipe):
+    run = (FINDINGS / f"{recipe}.txt").read_text()
+    assert f"$ sweepnn run recipes/{recipe}.yaml" in run and "wall time:" in run
+    assert "Best: trial" in run
+    assert f"`{recipe}`" in SECTION  # and a line in the README's table of findings
