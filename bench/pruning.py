@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 
 torch.set_num_threads(1)
 
@@ -76,8 +77,9 @@ def sweep(
     raw["search"]["test_top"] = 0
     if not pruned:
         raw["search"]["pruner"] = {"name": "none"}
-    elif pruner != "recipe":
-        raw["search"]["pruner"] = {"name": pruner}
+    elif pruner != "recipe":  # a name, or a YAML mapping: "{name: median, n_startup_trials: 2}"
+        spec = yaml.safe_load(pruner)
+        raw["search"]["pruner"] = spec if isinstance(spec, dict) else {"name": spec}
     cfg = type(recipe).model_validate(raw)
     t0 = time.perf_counter()
     run(cfg, RunOptions(results_dir=results, device="cpu", threads=1), Silent())
@@ -106,7 +108,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--trials", type=int, default=20, help="the quickstart's own budget is 30")
     ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--pruner", default="median", help="recipe (the quickstart's), or a pruner name")
+    ap.add_argument(
+        "--pruner", default="median", help="recipe (the quickstart's), a pruner name, or a YAML mapping"
+    )
     ap.add_argument("--pruned-budget", type=int, default=3, help="the pruned run's trials, x --trials")
     args = ap.parse_args()
 
