@@ -74,15 +74,11 @@ def sweep_figures(rows: list[dict]) -> list[Figure]:
     acc = r["best_val_accuracy"]
     variants = {row["variant"]: row for row in rows if "variant" in row}
     out = []
-    group = next((k for k in variants if k.startswith("sweepnn-g")), None)
-    for name, key, ref in (
-        ("sweepnn", "sweepnn_vs_baseline_1_thread", "baseline"),
-        (group, f"{group}_vs_baseline_1_thread", "baseline"),
-        ("sweepnn", "sweepnn_vs_baseline_default_threads", "baseline-default-threads"),
-        (group, f"{group}_vs_baseline_default_threads", "baseline-default-threads"),
-    ):
-        ratio = r.get(key)
-        if ratio is None or name is None:
+    ours = [k for k in variants if k.startswith("sweepnn")]
+    pairs = [(name, ref) for ref in ("baseline", "baseline-default-threads") for name in ours]
+    for name, ref in pairs:
+        ratio = r.get(f"{name}_vs_{'baseline_1_thread' if ref == 'baseline' else 'baseline_default_threads'}")
+        if ratio is None:
             continue
         a, b = acc[name], acc[ref]
         equal = isinstance(a, float) and isinstance(b, float) and a >= b - EQUAL_ACCURACY
@@ -199,8 +195,8 @@ def diagnostics_figures(rows: list[dict]) -> list[Figure]:
         Figure(
             f"diagnostics on / off, train time ({r['model']}, {r['epochs']} epochs)",
             f"{r['overhead']} ({r['seconds_with']} s vs {r['seconds_without']} s)",
-            "<= 4% (README: about 2 to 4%)",
-            _pct(r["overhead"]) <= 4,
+            "< 5% of training time (issue 3)",
+            _pct(r["overhead"]) < 5,
         )
     ]
 
@@ -238,6 +234,7 @@ def groups_figures(rows: list[dict]) -> list[Figure]:
             f"stacked group of K={r['k']} / the same K trials one by one ({r['epochs']} epochs)",
             f"{r['speedup_wall']}x faster wall, {r['speedup_cpu']}x CPU"
             f" ({r['trials_per_s']['group']} vs {r['trials_per_s']['single']} trials/s)",
+            *(("trials/s >= 2.5x at K = 16 (issue 7)", r["speedup_wall"] >= 2.5) if r["k"] == 16 else ()),
         )
         for r in rows
         if "speedup_wall" in r
@@ -260,21 +257,26 @@ BENCHES = {
     "sweep_vs_handwritten": Bench(
         "sweep_vs_handwritten.py", [], "sweepnn against a hand-written Optuna sweep", sweep_figures
     ),
-    "trainer": Bench("trainer.py", [], "one trial through train() against a minimal loop", trainer_figures),
+    "trainer": Bench(
+        "trainer.py", ["--profile"], "one trial through train() against a minimal loop", trainer_figures
+    ),
     "orchestration": Bench(
         "orchestration.py", [], "sampler, storage and bookkeeping per trial", orchestration_figures
     ),
     "pruning": Bench("pruning.py", [], "epochs saved by the median pruner", pruning_figures),
     "startup": Bench("startup.py", [], "CLI start-up", startup_figures),
     "diagnostics": Bench("diagnostics.py", [], "cost of diagnostics", diagnostics_figures),
+    "diagnostics_deep": Bench(
+        "diagnostics.py", ["--deep"], "cost of diagnostics, 20-layer MLP", diagnostics_figures
+    ),
     "data": Bench("data.py", [], "batches cut from device tensors", data_figures),
     "compare": Bench("compare.py", ["--repeats", "5"], "result commands on a large storage", compare_figures),
-    "groups": Bench("groups.py", [], "vectorized trial groups", groups_figures),
+    "groups": Bench("groups.py", ["--profile"], "vectorized trial groups", groups_figures),
     "quickstart": Bench("quickstart.py", [], "the quickstart end to end", quickstart_figures),
 }
 
 # --full: the references' own budgets where the defaults shrink them (about 15 minutes more)
-FULL = {"sweep_vs_handwritten": ["--epochs", "10"], "pruning": ["--trials", "30"]}
+FULL = {"pruning": ["--trials", "30"]}
 
 GPU = """\
 ## GPU: not measured — this task was lent no GPU
@@ -374,6 +376,10 @@ def report(info: dict[str, str], results: dict[str, tuple[Bench, list[dict], flo
         for f in figures:
             cells = [f.name, f.measured, f.goal, status(f.met), f"`{bench.command}`"]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    # the goals not met, and where their time goes: written by hand from the profiles below
+    gaps = ROOT / "bench" / "gaps.md"
+    if gaps.exists():
+        lines += ["", gaps.read_text().rstrip()]
     lines += ["", GPU, "## Raw output", ""]
     for bench, rows, seconds, error in results.values():
         lines += [f"### `{bench.command}` ({seconds:.0f} s)", "", "```"]
