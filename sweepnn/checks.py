@@ -44,6 +44,15 @@ def cross_problems(recipe: Recipe, explicit_pruner: bool) -> list[tuple[Loc, str
         if len(set(metrics)) != len(metrics):
             out.append((("search", "objective"), "the same metric is listed twice"))
     out += _data_problems(recipe.data)
+    kind = DATASETS[recipe.data.name].kind
+    if recipe.train.channels_last and (recipe.model.name != "cnn" or kind != "image"):
+        out.append(
+            (
+                ("train", "channels_last"),
+                f"channels_last lays out images for a 2-D cnn; this recipe trains a {recipe.model.name}"
+                f" on {kind} data ({recipe.data.name}): leave it false",
+            )
+        )
     task = task_of(recipe.data)
     if recipe.train.loss is not None and LOSSES[recipe.train.loss.name].task != task:
         fitting = [n for n, spec in LOSSES.items() if spec.task == task]

@@ -85,6 +85,12 @@ class TrainConfig(Frozen):
     regularization: Regularization = Field(default_factory=Regularization)
     early_stopping: EarlyStopping | None = Field(None, description="stop when a metric stops improving")
     diagnostics: bool = Field(True, description="measure gradient flow, dead and saturated units (cheap)")
+    # Speed on a GPU: bf16 autocast halves the bytes moved and uses the tensor cores; weights, the
+    # optimizer and the loss stay fp32. channels_last lays images out as NHWC, cuDNN's fastest layout.
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32", description="fp32, or bf16: forward passes under bfloat16 autocast (weights stay fp32)"
+    )
+    channels_last: bool = Field(False, description="NHWC memory layout for image CNNs (faster on GPUs)")
 
 
 class Objective(Frozen):

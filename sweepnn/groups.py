@@ -61,6 +61,8 @@ def ungroupable(cfg: Recipe) -> str | None:
         return f"loss {loss.name!r} has no per-member form (only {', '.join(PER_EXAMPLE)})"
     if active(cfg.data.augment):
         return "data augmentation draws from each trial's generator between batches; not stacked"
+    if cfg.train.precision != "fp32":
+        return f"{cfg.train.precision} autocast is not stacked (the stacked kernels are fp32)"
     return None
 
 

@@ -6,6 +6,7 @@ metrics to a callback that may ask it to stop (that is how pruning reaches in).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -68,6 +69,13 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, task: str
     return loss_sum.item() / n, _score(task, score, n, y_var, y)  # one sync per evaluation, not per batch
 
 
+def _autocast(precision: str, device: torch.device):
+    """The context forward passes run in: bfloat16 autocast, or none for fp32."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def _shape(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Regression outputs in the targets' shape ((N, 1) against (N,))."""
     return out if y.dtype == torch.long else out.reshape(y.shape)
@@ -98,6 +106,13 @@ def train(
     loss_params = t.loss if t.loss is not None else LOSSES.parse(DEFAULT_LOSS[task])
     loss_fn = LOSSES[loss_params.name].fn
     score_key = "accuracy" if task == "classification" else "r2"
+
+    # bf16 autocast around forward passes and losses (weights, gradients and the optimizer stay
+    # fp32); channels_last for image CNNs: the model's kernels and every batch in NHWC.
+    autocast = _autocast(t.precision, device)
+    layout = torch.channels_last if t.channels_last else torch.contiguous_format
+    if t.channels_last:
+        model = model.to(memory_format=layout)
 
     augmentations = active(cfg.data.augment)  # training batches only: evaluation sees the data as is
     decay, keep = _split_decay(model, reg.decay_biases)
@@ -156,8 +171,9 @@ def train(
             xb, yb = x[idx], y[idx]
             if augmentations:
                 xb = augment_batch(augmentations, xb, gen)
-            out = model(xb)
-            loss = loss_fn(loss_params, _shape(out, yb), yb, reg.label_smoothing)
+            with autocast:
+                out = model(xb.contiguous(memory_format=layout) if t.channels_last else xb)
+                loss = loss_fn(loss_params, _shape(out.float(), yb), yb, reg.label_smoothing)
             penalty = penalty_term(reg.penalty, decay)  # on the tensors weight decay would touch
             if penalty is not None:
                 loss = loss + penalty
@@ -192,7 +208,8 @@ def train(
                 }
             )
             break
-        val_loss, val_score = evaluate(model, data.x_val, data.y_val, task, loss_params, data.y_var[1])
+        with autocast:
+            val_loss, val_score = evaluate(model, data.x_val, data.y_val, task, loss_params, data.y_var[1])
         # correct predictions (in the order the batches were drawn), or the summed squared error
         score_sum = (torch.cat(scores) == y[order]).sum() if classify_task else torch.stack(scores).sum()
         train_score = _score(task, score_sum, n, data.y_var[0], y)
