@@ -140,27 +140,55 @@ def forward_variants(k: int, repeats: int) -> list[dict]:
     ]
 
 
-def profile(k: int, epochs: int, top: int = 12) -> list[dict]:
-    """Where a group's time goes: torch.profiler's operators by self CPU time, as shares."""
+GEMMS = ("aten::bmm", "aten::baddbmm", "aten::mm", "aten::addmm")
+
+
+def _profiled(fn) -> list:
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
+    fn()  # warm
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+
+
+def profile(k: int, epochs: int, top: int = 12) -> list[dict]:
+    """Where a group's time goes (torch.profiler's operators by self CPU time, as shares), against
+    the same K trials one by one: the matrix products are work both must do, so the group's speedup
+    is bounded by (the K trials' whole time) / (the group's time in matrix products)."""
     cfgs = configs(k, epochs)
     data = load_data(cfgs[0].data, CPU)
-    train_group(cfgs, CPU, data=data)
-    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
-        train_group(cfgs, CPU, data=data)
-    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
-    total = sum(e.self_cpu_time_total for e in events)
-    gemm = sum(e.self_cpu_time_total for e in events if e.key in ("aten::bmm", "aten::baddbmm"))
-    rows = [{"k": k, "profile": "matmuls (bmm, baddbmm)", "share": round(gemm / total, 3)}]
+    ms = {}
+    for name, fn in (
+        ("group", lambda: train_group(cfgs, CPU, data=data)),
+        ("one by one", lambda: [train(c, CPU, data=data) for c in cfgs]),
+    ):
+        events = _profiled(fn)
+        total = sum(e.self_cpu_time_total for e in events) / 1e3
+        gemm = sum(e.self_cpu_time_total for e in events if e.key in GEMMS) / 1e3
+        ms[name] = (total, gemm, events)
+    (g_total, g_gemm, events), (s_total, s_gemm, _) = ms["group"], ms["one by one"]
+    rows = [
+        {
+            "k": k,
+            "profile": "matrix products (bmm, baddbmm; mm, addmm one by one)",
+            "group_ms": round(g_gemm, 1),
+            "group_share": round(g_gemm / g_total, 3),
+            "one_by_one_ms": round(s_gemm, 1),
+            "one_by_one_share": round(s_gemm / s_total, 3),
+            "total_ms": {"group": round(g_total, 1), "one_by_one": round(s_total, 1)},
+            # if the group did nothing but its matrix products, this would be its speedup
+            "speedup_bound": round(s_total / g_gemm, 2),
+        }
+    ]
     rows += [
         {
             "k": k,
             "profile": e.key,
             "self_ms": round(e.self_cpu_time_total / 1e3, 1),
             "calls": e.count,
-            "share": round(e.self_cpu_time_total / total, 3),
+            "share": round(e.self_cpu_time_total / (g_total * 1e3), 3),
         }
         for e in events[:top]
     ]

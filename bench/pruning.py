@@ -103,6 +103,19 @@ def epochs_until(rows: list[dict], bar: float) -> tuple[int | None, int | None]:
     return None, None
 
 
+def best_within(rows: list[dict], epochs: int) -> float | None:
+    """The best complete trial's value among the trials that ran within the first `epochs` epochs."""
+    spent, best_value = 0, None
+    for r in rows:
+        spent += int(r["epochs"] or 0)
+        if spent > epochs:
+            break
+        if r["state"] == "complete":
+            v = float(r["val_accuracy"])
+            best_value = v if best_value is None else max(best_value, v)
+    return best_value
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -150,6 +163,10 @@ def main() -> None:
                         "total_epochs": sum(int(r["epochs"] or 0) for r in p_rows),
                         "best": best(p_rows),
                         "pruned_trials": sum(r["state"] == "pruned" for r in p_rows),
+                        # the other view of a pruner's worth: how good a sweep gets for the same epochs
+                        "best_within_unpruned_epochs": best_within(
+                            p_rows, sum(int(r["epochs"] or 0) for r in u_rows)
+                        ),
                         "seconds": round(p_s, 1),
                     },
                     "ratio": ratio if ratio is not None else "pruned run never reached the bar",

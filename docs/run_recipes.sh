@@ -5,7 +5,7 @@
 #   docs/findings/<recipe>.md    `sweepnn show` and the `compare --by` tables, as Markdown
 #   docs/findings/*.png          a few of the charts `sweepnn plot` drew
 #
-#   bash docs/run_recipes.sh [RECIPE...]          (about 6 minutes on a 2-core CPU for all of them)
+#   bash docs/run_recipes.sh [RECIPE...]          (about 7 minutes on a 2-core CPU for all of them)
 #   TABLES_ONLY=1 bash docs/run_recipes.sh        (the tables and charts again, from results/)
 # Studies go to results/ as with any run; an existing study is started afresh (--fresh).
 set -euo pipefail
@@ -18,6 +18,7 @@ export COLUMNS=200   # rich tables at a width that fits every column
 declare -A BY=(
   [quickstart]="train.optimizer.name model.norm"
   [init_deep]="model.init model.activation"
+  [init_deep_bn]="model.init model.norm"
   [activations]="model.activation"
   [batchnorm]="model.norm train.optimizer.lr"
   [regularization]="train.regularization.penalty.name model.dropout"
@@ -27,6 +28,10 @@ declare -A BY=(
   [augmentation]="data.augment.flip data.augment.rotate"
   [shuffling]="train.shuffle train.optimizer.name"
   [batch_size]="train.batch_size train.optimizer.lr"
+)
+# recipe -> other studies its `compare --by` tables take in (init_deep_bn is init_deep with batchnorm)
+declare -A WITH=(
+  [init_deep_bn]="init_deep"
 )
 # recipe -> charts of `sweepnn plot` copied for the README
 declare -A CHARTS=(
@@ -45,7 +50,7 @@ studies_of() {
 }
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(quickstart init_deep activations batchnorm regularization optimizers schedules clipping augmentation shuffling batch_size)
+[ ${#names[@]} -gt 0 ] || names=(quickstart init_deep init_deep_bn activations batchnorm regularization optimizers schedules clipping augmentation shuffling batch_size)
 for name in "${names[@]}"; do
   echo "== $name" >&2
   if [ -z "${TABLES_ONLY:-}" ]; then
@@ -57,6 +62,7 @@ for name in "${names[@]}"; do
     } >"$out/$name.txt" 2>&1
   fi
   mapfile -t studies < <(studies_of "$name")
+  read -r -a compared <<<"${WITH[$name]:-} ${studies[*]}"
   read -r -a by <<<"${BY[$name]}"
   {
     echo "<!-- made by docs/run_recipes.sh from what sweepnn printed; do not edit -->"
@@ -65,12 +71,12 @@ for name in "${names[@]}"; do
       sweepnn show "$study" --top 30 --format markdown | sed -n '/^## Top/,/^## Parameter importances/p' | sed '$d'
     done
     for path in "${by[@]}"; do
-      echo; echo "\`\$ sweepnn compare ${studies[*]} --by $path --format markdown\`"; echo
-      sweepnn compare "${studies[@]}" --by "$path" --format markdown
+      echo; echo "\`\$ sweepnn compare ${compared[*]} --by $path --format markdown\`"; echo
+      sweepnn compare "${compared[@]}" --by "$path" --format markdown
     done
     if [ ${#by[@]} -eq 2 ]; then
-      echo; echo "\`\$ sweepnn compare ${studies[*]} --by ${by[0]} --by ${by[1]} --format markdown\`"; echo
-      sweepnn compare "${studies[@]}" --by "${by[0]}" --by "${by[1]}" --format markdown
+      echo; echo "\`\$ sweepnn compare ${compared[*]} --by ${by[0]} --by ${by[1]} --format markdown\`"; echo
+      sweepnn compare "${compared[@]}" --by "${by[0]}" --by "${by[1]}" --format markdown
     fi
   } >"$out/$name.md" 2>&1
   for study in "${studies[@]}"; do sweepnn plot "$study" >/dev/null; done

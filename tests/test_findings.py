@@ -31,7 +31,7 @@ def quoted_tables() -> list[tuple[str, list[list[str]]]]:
 
 
 def test_the_readme_quotes_two_way_tables():
-    assert {name for name, _ in quoted_tables()} == {"batchnorm", "batch_size", "clipping"}
+    assert {name for name, _ in quoted_tables()} == {"init_deep_bn", "batchnorm", "batch_size", "clipping"}
 
 
 @pytest.mark.parametrize(("name", "rows"), quoted_tables(), ids=[n for n, _ in quoted_tables()])
