@@ -156,13 +156,20 @@ def pruning_figures(rows: list[dict]) -> list[Figure]:
         for row in rows
         if "seed" in row
     )
+    equal = "; ".join(
+        f"seed {row['seed']}: {row['pruned']['best_within_unpruned_epochs']} vs {row['unpruned']['best']}"
+        for row in rows
+        if "seed" in row and "best_within_unpruned_epochs" in row["pruned"]
+    )
+    extra = [Figure("pruning: best val acc within the unpruned run's epochs, pruned vs none", equal)]
     return [
+        *(extra if equal else []),
         Figure(
             "pruning: epochs to a near-best trial, median pruner / none (median over seeds)",
             f"{med}" + (f"x; {per_seed}" if per_seed else ""),
             "<= 0.33x",
             isinstance(med, float) and med <= 0.33,
-        )
+        ),
     ]
 
 
@@ -368,7 +375,8 @@ def report(info: dict[str, str], results: dict[str, tuple[Bench, list[dict], flo
     lines = [
         "# Benchmarks",
         "",
-        "Written by `python bench/all.py`; every number below comes from that one run. Each bench prints",
+        "Written by `python bench/all.py`; every number below comes from its runs on the machine below",
+        "(with `--reuse`, the benches it did not rerun are read from an earlier run's log). Each prints",
         "one JSON line per figure (quoted under *Raw output*); its docstring says what is measured and how.",
         "The machine is shared and noisy: ratios are of two things measured side by side, alternating,",
         "medians of repeats, one torch thread unless a figure is about threads. Absolute times are",
@@ -445,6 +453,9 @@ def main() -> None:
     args = ap.parse_args()
     info = machine()
     earlier = _read_log(args.reuse) if args.reuse else {}
+    if earlier:
+        kept = [n for n in BENCHES if n in earlier and args.only and n not in args.only]
+        info["read from an earlier run's log"] = ", ".join(kept) or "nothing"
     results = {}
     for name in BENCHES:
         bench = BENCHES[name]
