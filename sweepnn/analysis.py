@@ -177,14 +177,17 @@ def label(value: Any) -> Any:
         return NA
     if isinstance(value, dict):
         if "name" in value:
-            extra = ", ".join(
-                f"{k}={label(v) if isinstance(v, dict) else v}" for k, v in value.items() if k != "name"
-            )
+            extra = _settings({k: v for k, v in value.items() if k != "name"})
             return f"{value['name']}({extra})" if extra else value["name"]
-        return ", ".join(f"{k}={label(v) if isinstance(v, dict) else v}" for k, v in sorted(value.items()))
+        return _settings(dict(sorted(value.items())))
     if isinstance(value, (list, tuple)):
         return json.dumps(list(value))
     return value
+
+
+def _settings(values: dict[str, Any]) -> str:
+    """`k=v, ...`, a nested option spelled as label spells it: warmup=linear(epochs=2)."""
+    return ", ".join(f"{k}={label(v) if isinstance(v, dict) else v}" for k, v in values.items())
 
 
 def _read(data: Any, path: str) -> Any:
