@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
 
 from sweepnn.config import Recipe
 from sweepnn.datasets import DATASETS, task_of
 from sweepnn.errors import choices_text
+from sweepnn.limits import CHOICES_MAX, GRID_MAX, SEED_MAX, SPACE_CHOICES_MAX, SPACE_PARAMS_MAX, seed_in_range
 from sweepnn.locations import Loc, dotted, raw_loc
 from sweepnn.options.augment import AUGMENTATIONS, active
 from sweepnn.options.losses import LOSSES
@@ -18,6 +23,103 @@ from sweepnn.space import plan, written
 NAME_MAX = 100  # a study name's length, leaving room for the -smoke and -trialN suffixes
 
 
+def size_problems(raw: Mapping[str, Any]) -> list[tuple[Loc, str]]:
+    """A search space past the bounds of `sweepnn.limits`, judged on the recipe as written, before
+    it is validated: validation checks every choice against the whole recipe."""
+    search = raw.get("search")
+    space = search.get("space") if isinstance(search, Mapping) else None
+    if not isinstance(space, Mapping):
+        return []
+    out: list[tuple[Loc, str]] = []
+    if len(space) > SPACE_PARAMS_MAX:
+        out.append(
+            (
+                ("search", "space"),
+                f"{len(space):,} searched parameters; the bound is {SPACE_PARAMS_MAX} in one space",
+            )
+        )
+    total = 0
+    for path, spec in space.items():
+        listed = isinstance(spec, list)
+        choices = spec if listed else spec.get("choices") if isinstance(spec, Mapping) else None
+        if not isinstance(choices, list):
+            continue
+        total += len(choices)
+        if len(choices) > CHOICES_MAX:
+            loc = ("search", "space", path, *(() if listed else ("choices",)))
+            out.append((loc, f"{len(choices):,} choices; the bound is {CHOICES_MAX:,} for one parameter"))
+    if total > SPACE_CHOICES_MAX and not out:
+        out.append(
+            (
+                ("search", "space"),
+                f"{total:,} choices in all; the bound is {SPACE_CHOICES_MAX:,} in one space",
+            )
+        )
+    return out
+
+
+def _grid_size(recipe: Recipe) -> int | None:
+    """An upper bound on the configurations of a grid search (the product of its parameters' numbers
+    of values), computed without enumerating them; None when a parameter has no finite set."""
+    size = 1
+    for p in plan(recipe.search.space):
+        s = p.spec
+        if s.choices is not None:
+            n = len(s.choices)
+        elif s.step is None and p.kind != "int":
+            return None  # reported on its own: the grid needs a step
+        elif all(isinstance(v, int) for v in (s.low, s.high, s.step or 1)):
+            n = (s.high - s.low) // (s.step or 1) + 1
+        else:
+            ratio = (s.high - s.low) / (s.step or 1)
+            n = math.floor(ratio + 1e-9) + 1 if math.isfinite(ratio) and ratio < 10**18 else 10**18 + 1
+        size *= max(n, 1)
+        if size > 10**18:  # past any bound; and a product of huge ranges need not be written out
+            break
+    return size
+
+
+def _seeds(node: Any, loc: Loc) -> Iterator[tuple[Loc, int]]:
+    """Every seed field in a validated recipe (named `seed` or `*_seed`), whatever option holds it.
+    The search space is left out: its values are checked one by one in the recipe."""
+    if isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            value = getattr(node, name)
+            if (
+                (name == "seed" or name.endswith("_seed"))
+                and isinstance(value, int)
+                and not isinstance(value, bool)
+            ):
+                yield (*loc, name), value
+            elif loc != ("search",) or name != "space":
+                yield from _seeds(value, (*loc, name))
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _seeds(value, (*loc, i))
+
+
+def seed_problems(recipe: Recipe) -> list[tuple[Loc, str]]:
+    """Seeds outside what numpy, torch and Optuna take (0..2**32-1), also those a run derives: with
+    search.repeats k, a trial trains with seeds seed..seed+k-1."""
+    out: list[tuple[Loc, str]] = []
+    for loc, value in _seeds(recipe, ()):
+        try:
+            seed_in_range(value)
+        except ValueError as e:
+            out.append((loc, str(e)))
+    last = recipe.train.seed + recipe.search.repeats - 1
+    if 0 <= recipe.train.seed <= SEED_MAX < last:
+        out.append(
+            (
+                ("train", "seed"),
+                f"with search.repeats {recipe.search.repeats} the trials train with seeds up to {last},"
+                f" past {SEED_MAX} (2**32 - 1, what numpy and Optuna take); use a seed of at most"
+                f" {SEED_MAX - recipe.search.repeats + 1}",
+            )
+        )
+    return out
+
+
 def cross_problems(recipe: Recipe, explicit_pruner: bool) -> list[tuple[Loc, str]]:
     """Checks across sections that a single field cannot make on its own."""
     s = recipe.search
@@ -26,6 +128,7 @@ def cross_problems(recipe: Recipe, explicit_pruner: bool) -> list[tuple[Loc, str
         out.append(
             (("name",), f"a study name has at most {NAME_MAX} characters (this one has {len(recipe.name)})")
         )
+    out += seed_problems(recipe)
     sampler = SAMPLERS[s.sampler.name]
     if len(s.objectives) > 1:
         if not sampler.multi_objective:
@@ -99,6 +202,17 @@ def cross_problems(recipe: Recipe, explicit_pruner: bool) -> list[tuple[Loc, str
                         f"the grid sampler needs a finite set of values: give {p.path} choices or a step",
                     )
                 )
+        size = _grid_size(recipe)
+        if size is not None and size > GRID_MAX:
+            count = f"{size:,}" if size <= 10**18 else "more than 10**18"
+            out.append(
+                (
+                    ("search", "sampler"),
+                    f"the grid holds {count} configurations (the product of the parameters' numbers of"
+                    f" values); the bound is {GRID_MAX:,}: list fewer values, or use a sampler that draws"
+                    " (tpe, random)",
+                )
+            )
     return out
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from sweepnn.errors import InputError, SweepnnError, choices_text, did_you_mean
 from sweepnn.options.metrics import METRICS
+from sweepnn.untrusted import safe_text
 
 # Scores on the test split (see sweepnn.holdout) can carry a bar too; they are maximized.
 _TEST_METRICS = {"test_accuracy": "maximize", "test_r2": "maximize", "test_loss": "minimize"}
@@ -95,8 +96,9 @@ def junit_xml(runs: list[tuple[Any, Any]], verdicts: list[Verdict]) -> str:
         for t in study.get_trials(deepcopy=False):
             case = ET.SubElement(suite, "testcase", classname=recipe.name, name=f"trial {t.number}")
             case.set("time", f"{t.user_attrs.get('seconds', 0.0):.3f}")
-            outcome = t.user_attrs.get("outcome", t.state.name.lower())
-            reason = t.user_attrs.get("reason", "")
+            outcome = safe_text(t.user_attrs.get("outcome", t.state.name.lower()))
+            # stored text: XML 1.0 has no way to write most control characters, so they are escapes
+            reason = safe_text(t.user_attrs.get("reason", ""), multiline=True)
             if t.state.name == "PRUNED":
                 skipped += 1
                 ET.SubElement(case, "skipped", message=reason or "pruned")
@@ -133,7 +135,7 @@ def append_step_summary(markdown: str, verdicts: list[Verdict], env: dict[str, A
     path = (env if env is not None else os.environ).get("GITHUB_STEP_SUMMARY")
     if not path:
         return False
-    lines = [markdown.rstrip(), ""]
+    lines = [safe_text(markdown.rstrip(), multiline=True), ""]
     lines += [f"- {'✅' if v.passed else '❌'} {v}" for v in verdicts]
     with open(path, "a", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n\n")

@@ -14,7 +14,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from sweepnn import __version__
 from sweepnn.errors import RecipeError, SweepnnError
@@ -68,8 +67,13 @@ def _errors_to_exit(fn):
 
                 traceback.print_exc()
             else:
-                # the message is text, not markup: "pip install 'sweepnn[parquet]'" keeps its brackets
-                err_console.print(f"[bold red]Error:[/] {escape(str(e))}", markup=True, soft_wrap=True)
+                # the message is text, not markup: "pip install 'sweepnn[parquet]'" keeps its brackets,
+                # and a quoted recipe value or file name shows its escape sequences instead of running them
+                from sweepnn.untrusted import rich_line
+
+                err_console.print(
+                    rich_line(("Error:", "bold red"), " ", str(e), multiline=True), soft_wrap=True
+                )
             raise typer.Exit(e.exit_code) from None
 
     return wrapper
@@ -137,6 +141,9 @@ def run(
     cfg = variants.override(load(recipe), trials=trials, timeout=timeout, seed=seed)
     if smoke:
         cfg = variants.smoke(cfg)
+    from sweepnn.data import read_checked
+
+    read_checked(cfg.data)  # bad data fails here, in a moment, before torch is imported
 
     from sweepnn.display import SweepDisplay
     from sweepnn.fair import arms
@@ -163,8 +170,14 @@ def run(
             with SweepDisplay(console, arm, quiet=quiet) as display:
                 summary, written = run_recipe(arm, opts, display)
         except Interrupted as e:
+            from sweepnn.untrusted import rich_line
+
             err_console.print(
-                f"[bold yellow]Interrupted:[/] {escape(str(e))} Results so far: {results / arm.name}/",
+                rich_line(
+                    ("Interrupted:", "bold yellow"),
+                    f" {e} Results so far: {results / arm.name}/",
+                    multiline=True,
+                ),
                 soft_wrap=True,
             )
             raise typer.Exit(e.exit_code) from None
@@ -174,6 +187,9 @@ def run(
     if cfg.search.fair is not None:
         write_arms_summary(runs, results / cfg.name, cfg)
     report(console, runs, top=top, bars=bars, junit=junit)
+    lost = [line for r in runs for line in r.summary.worker_failures]
+    if lost:  # the trials they finished are in the table; a worker that failed is still a failed run
+        raise SweepnnError(f"{len(lost)} worker(s) of this run failed:\n  " + "\n  ".join(lost))
 
 
 @app.command()
@@ -187,7 +203,7 @@ def validate(
     problems, bad_files = 0, 0
     for path in recipes:
         try:
-            load(path)
+            data_problem = _data_problem(path, load(path))
         except RecipeError as e:
             bad_files += 1
             problems += len(e.problems)
@@ -198,13 +214,35 @@ def validate(
             problems += 1
             typer.echo(f"{path}: {e}", err=True)
         else:
-            typer.echo(f"{path}: ok")
+            if data_problem is None:
+                typer.echo(f"{path}: ok")
+            else:
+                bad_files += 1
+                problems += 1
+                typer.echo(data_problem, err=True)
     if problems:
         err_console.print(
             f"[bold red]Error:[/] {problems} problem{'s' if problems != 1 else ''} in "
             + (f"{bad_files} of {len(recipes)} files" if len(recipes) > 1 else "1 file")
         )
         raise typer.Exit(2)
+
+
+def _data_problem(path: Path, recipe) -> str | None:
+    """What is wrong with the recipe's data files that can be seen without loading them (files there,
+    headers, magic numbers, columns), located at the line of data.path; None when nothing is."""
+    from sweepnn.datasets import check_data
+    from sweepnn.errors import InputError, Problem
+
+    try:
+        check_data(recipe.data)
+    except InputError as e:
+        from sweepnn.recipe import parse_yaml
+
+        _, marks, _ = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+        line, column = marks.get(("data", "path")) or marks.get(("data",)) or (None, None)
+        return str(Problem(str(path), line, column, "data.path", str(e)))
+    return None
 
 
 @app.command()
@@ -243,11 +281,14 @@ def status(
 
     from sweepnn.liveness import grace_seconds, stuck
     from sweepnn.study import load_study_named, state_counts
+    from sweepnn.untrusted import rich_line, rich_text
 
     study = load_study_named(study_name, storage, results)
     console = _console()
     counts = state_counts(study)
-    console.print(f"Study {study_name}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+    console.print(
+        rich_line(f"Study {study_name}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+    )
     running = stuck(study)
     if not running:
         console.print("No trial is running.")
@@ -259,7 +300,7 @@ def status(
         started = t.datetime_start.strftime("%Y-%m-%d %H:%M:%S") if t.datetime_start else ""
         table.add_row(
             str(t.number),
-            str(t.user_attrs.get("sweepnn:worker", "?")),
+            rich_text(t.user_attrs.get("sweepnn:worker", "?")),
             started,
             f"{age:.0f}s ago",
             "yes: its worker is gone; the next run retries it" if stale else "",

@@ -53,15 +53,18 @@ def _formatted(df):
 
 
 def _markdown(shown) -> str:
-    """A display frame as a Markdown table; numbers keep their formatting and align right."""
-    import pandas as pd
+    """A display frame as a Markdown table; numbers keep their formatting and align right, stored
+    text is safe text whose pipes do not split its cell (sweepnn.results.markdown_table)."""
+    from sweepnn.results import markdown_table
 
-    def numeric(col) -> bool:
-        values = col[col != ""]
-        return bool(len(values)) and pd.to_numeric(values, errors="coerce").notna().all()
+    return markdown_table(shown)
 
-    align = ["right" if numeric(shown[c]) else "left" for c in shown.columns]
-    return shown.to_markdown(index=False, disable_numparse=True, colalign=align)
+
+def _csv(df) -> str:
+    """CSV of raw values, with the text in them safe to print or cat (sweepnn.untrusted.safe_frame)."""
+    from sweepnn.untrusted import safe_frame
+
+    return safe_frame(df).to_csv(index=False)
 
 
 def _records(df) -> list[dict]:
@@ -70,22 +73,21 @@ def _records(df) -> list[dict]:
 
 def _emit(df, fmt: Format, title: str, shown=None) -> None:
     """Write one table: `df` holds raw values (CSV, JSON), `shown` the human version (default: `df`
-    with numbers formatted)."""
-    from rich.markup import escape
-
+    with numbers formatted). Study names and values come from the storage: shown as safe text."""
     from sweepnn.display import ranked_table
+    from sweepnn.untrusted import rich_line, safe_text
 
     if fmt is Format.csv:
-        typer.echo(df.to_csv(index=False), nl=False)
-    elif fmt is Format.json:
+        typer.echo(_csv(df), nl=False)
+    elif fmt is Format.json:  # JSON escapes control characters itself; programs get the values as stored
         typer.echo(json.dumps(_records(df), indent=2))
     else:
         shown = _formatted(df) if shown is None else shown
         if fmt is Format.markdown:
-            typer.echo(f"**{title}**\n\n{_markdown(shown)}")
+            typer.echo(f"**{safe_text(title)}**\n\n{_markdown(shown)}")
         else:
             console = _console()
-            console.print(f"[bold]{escape(title)}[/]", soft_wrap=True)  # a table would wrap it to its width
+            console.print(rich_line((title, "bold")), soft_wrap=True)  # a table would wrap it to its width
             console.print(ranked_table(shown))
 
 
@@ -210,19 +212,18 @@ def show(
 
     r = inspection.build(_open(storage, results, [study])[0], top)
     if format is Format.csv:
-        typer.echo(r.frame.head(top).to_csv(index=False), nl=False)
+        typer.echo(_csv(r.frame.head(top)), nl=False)
     elif format is Format.json:
         typer.echo(json.dumps(inspection.to_json(r), indent=2))
     elif format is Format.markdown:
         typer.echo(inspection.to_markdown(r, _markdown(inspection.ranked(r))), nl=False)
     else:
-        from rich.markup import escape
-
         from sweepnn.display import ranked_table
+        from sweepnn.untrusted import rich_line
 
         console = _console()
-        head = inspection.header_lines(r)
-        console.print(f"[bold]{escape(head[0])}[/]\n{escape(head[1])}\n")
+        head = inspection.header_lines(r)  # the description is the recipe's text: never markup
+        console.print(rich_line((head[0], "bold"), "\n", head[1], "\n", multiline=True))
         console.print(f"[bold]Top {top} trials[/]")
         console.print(ranked_table(inspection.ranked(r)))
         for title, lines in (
@@ -231,7 +232,7 @@ def show(
             ("Learning curves", inspection.curve_lines(r)),
         ):
             console.print(f"\n[bold]{title}[/]")
-            console.print("\n".join(lines), markup=False, soft_wrap=True)
+            console.print(rich_line("\n".join(lines), multiline=True), soft_wrap=True)
 
 
 @app.command()
@@ -252,16 +253,17 @@ def export(
 ) -> None:
     """Export every trial of a study, ranked, with dotted parameter paths as columns."""
     from sweepnn.results import atomic_write, trials_frame
+    from sweepnn.untrusted import safe_text
 
     s = _open(storage, results, [study])[0]
     df = trials_frame(s.study, s.recipe)
     if format is ExportFormat.parquet:
         path = output or results / s.name / "trials.parquet"
         _write_parquet(df, path)
-        typer.echo(f"Wrote {len(df)} trials to {path}")
+        typer.echo(f"Wrote {len(df)} trials to {safe_text(path)}")
         return
     if format is ExportFormat.csv:
-        text = df.to_csv(index=False)
+        text = _csv(df)
     elif format is ExportFormat.json:
         text = json.dumps(_records(df), indent=2) + "\n"
     else:  # for reading: columns no trial has a value in (metrics of another task) are left out
@@ -273,7 +275,7 @@ def export(
         atomic_write(output, text)
     except OSError as e:
         raise InputError(f"cannot write {output}: {e.strerror or e}") from None
-    typer.echo(f"Wrote {len(df)} trials to {output}")
+    typer.echo(f"Wrote {len(df)} trials to {safe_text(output)}")
 
 
 @app.command()
@@ -292,7 +294,9 @@ def plot(
     s = _open(storage, results, [study])[0]
     folder = output or results / s.name / "plots"
     written, skipped = write_plots(s, folder)
+    from sweepnn.untrusted import safe_text
+
     for path in written:
-        typer.echo(f"Wrote {path}")
-    for note in skipped:
-        typer.echo(f"Skipped {note}")
+        typer.echo(safe_text(f"Wrote {path}"))
+    for note in skipped:  # a note may quote Optuna's error about stored values
+        typer.echo(safe_text(f"Skipped {note}"))

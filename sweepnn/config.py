@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from sweepnn.datasets import DATASETS, task_of
+from sweepnn.limits import CHOICES_MAX, SPACE_PARAMS_MAX, Seed
 from sweepnn.options.losses import LOSSES
 from sweepnn.options.metrics import METRICS
 from sweepnn.options.models import MODELS
@@ -75,7 +76,7 @@ class EarlyStopping(Frozen):
 class TrainConfig(Frozen):
     epochs: int = Field(10, ge=1, le=100_000, description="passes over the training split")
     batch_size: int = Field(128, ge=1, description="examples per step")
-    seed: int = Field(0, description="seed of initialization, dropout and batch order")
+    seed: Seed = Field(0, description="seed of initialization, dropout and batch order")
     shuffle: bool = Field(True, description="reshuffle the training split every epoch")
     optimizer: OPTIMIZERS.type_for("adam") = OPTIMIZERS.default("adam")  # type: ignore[valid-type]
     schedule: SCHEDULES.type_for("constant") = SCHEDULES.default("constant")  # type: ignore[valid-type]
@@ -129,7 +130,7 @@ class ParamSpec(Frozen):
     high: int | float | None = None
     log: bool = False
     step: int | float | None = Field(None, gt=0)
-    choices: list[Any] | None = None
+    choices: list[Any] | None = Field(None, max_length=CHOICES_MAX)
 
     @model_validator(mode="before")
     @classmethod
@@ -156,6 +157,8 @@ class ParamSpec(Frozen):
             )
         if self.step is not None:
             n = (self.high - self.low) / self.step
+            if not math.isfinite(n):  # 1e300 over 1e-300: no grid and no float holds that many steps
+                raise ValueError(f"step {self.step} is too small for the range {self.low}..{self.high}")
             if abs(n - round(n)) > 1e-9 * max(1.0, abs(n)):
                 raise ValueError(
                     f"step {self.step} does not divide the range {self.low}..{self.high};"
@@ -201,7 +204,9 @@ class SearchConfig(Frozen):
     )
     objective: ObjectiveSpec | list[ObjectiveSpec] = Field(default_factory=Objective)
     space: dict[str, ParamInput] = Field(
-        default_factory=dict, description="dotted config path -> range or choices"
+        default_factory=dict,
+        max_length=SPACE_PARAMS_MAX,
+        description="dotted config path -> range or choices",
     )
 
     @model_validator(mode="after")

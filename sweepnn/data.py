@@ -9,12 +9,16 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
+from sweepnn.arrays import check, split_sizes
 from sweepnn.datasets import DATASETS, cache_dir, task_of
 from sweepnn.options.scalers import SCALERS, reduce_dims
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -40,28 +44,50 @@ _CACHE: OrderedDict[tuple[str, str], Data] = OrderedDict()
 _CACHE_SIZE = 4  # trials that search data options each keep a copy; bound what stays resident
 
 
+_READ: dict[str, Any] = {}  # the arrays read_checked read last, until load_data takes them
+
+
+def _key(params) -> str:
+    # augmentation works on batches as they are drawn: the same tensors serve every setting of it
+    return json.dumps(params.model_dump(mode="json", exclude={"augment"}), sort_keys=True)
+
+
+def read_checked(params) -> Any:
+    """The dataset's arrays, read and checked (a degenerate dataset is an InputError), without torch:
+    `sweepnn run` calls it before torch is imported, so bad data fails in a moment, and load_data
+    then takes these arrays rather than reading the files again."""
+    key = _key(params)
+    if key not in _READ:
+        arrays = DATASETS[params.name].load(params, cache_dir())
+        check(arrays, task_of(params), params)
+        _READ.clear()  # one at most: a large dataset is not kept twice
+        _READ[key] = arrays
+    return _READ[key]
+
+
 def load_data(params, device: torch.device) -> Data:
     """The configured dataset on `device`, split by `params.seed`; built once per process."""
-    # augmentation works on batches as they are drawn: the same tensors serve every setting of it
-    key = (json.dumps(params.model_dump(mode="json", exclude={"augment"}), sort_keys=True), str(device))
+    import torch
+
+    key = (_key(params), str(device))
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    arrays = DATASETS[params.name].load(params, cache_dir())
+    arrays = read_checked(params)
+    _READ.clear()  # its arrays become this Data's tensors (and load_data changes them)
+    task = task_of(params)
     order = np.random.default_rng(params.seed).permutation(len(arrays.y))
-    if params.test_fraction > 0:  # held out first, so the test set never depends on `limit`
-        n_test = max(1, round(params.test_fraction * len(order)))
+    n_test, n_val, _ = split_sizes(len(order), params.val_fraction, params.test_fraction, params.limit)
+    if n_test:  # held out first, so the test set never depends on `limit`
         arrays.x_test, arrays.y_test = arrays.x[order[:n_test]], arrays.y[order[:n_test]]
         order = order[n_test:]
     if params.limit is not None:
         order = order[: params.limit]
-    n_val = max(1, round(params.val_fraction * len(order)))
     val, train = order[:n_val], order[n_val:]
 
     def put(a):
         return None if a is None else torch.from_numpy(np.ascontiguousarray(a)).to(device)
 
-    task = task_of(params)
     y_val = arrays.y[val]
     if task == "classification":
         n_out = int(max(arrays.y.max(), -1 if arrays.y_test is None else arrays.y_test.max())) + 1

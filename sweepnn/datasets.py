@@ -49,6 +49,8 @@ class DatasetSpec(Spec):
     task: Literal["classification", "regression"] = "classification"
     kind: Kind = "table"  # what its inputs are: which augmentations apply
     has_test: bool = False  # comes with its own test set (else data.test_fraction can carve one)
+    # what can be checked of its files without loading them (`sweepnn validate`); raises InputError
+    check_files: Callable[[Any], None] | None = None
 
 
 def cache_dir() -> Path:
@@ -58,22 +60,57 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sweepnn"
 
 
+def _readable(fn: Callable) -> Callable:
+    """An OSError while reading a dataset's files (no permission, a vanished file) as an InputError
+    naming the file."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from sweepnn.errors import InputError
+
+        try:
+            return fn(*args, **kwargs)
+        except OSError as e:
+            raise InputError(f"cannot read {e.filename or 'the data files'}: {e.strerror or e}") from None
+
+    return wrapper
+
+
+def check_data(params) -> None:
+    """The checks of a dataset's files that need no loading (files there, headers, magic numbers,
+    columns); an InputError names the file and what is wrong. Generated datasets have none."""
+    check = DATASETS[params.name].check_files
+    if check is not None:
+        check(params)
+
+
 def _idx(source: str):
     def load(p, cache: Path) -> Arrays:
         from sweepnn.files import load_idx_set
 
         return Arrays(**load_idx_set(p.path, source))
 
-    return load
+    def check(p) -> None:
+        from sweepnn.files import check_idx_set
+
+        check_idx_set(p.path, source)
+
+    return {"load": _readable(load), "check_files": _readable(check)}
 
 
 def _table(fmt: str):
     def load(p, cache: Path) -> Arrays:
         from sweepnn.files import TABLE_READERS, load_table
 
-        return Arrays(**load_table(p.path, p.target, p.features, p.task, TABLE_READERS[fmt]))
+        return Arrays(**load_table(p.path, p.target, p.features, p.task, TABLE_READERS[fmt], p))
 
-    return load
+    def check(p) -> None:
+        from sweepnn.files import TABLE_READERS, check_table
+
+        check_table(p.path, p.target, p.features, TABLE_READERS[fmt], p)
+
+    return {"load": _readable(load), "check_files": _readable(check)}
 
 
 def _table_fields(what: str) -> dict[str, Any]:
@@ -113,7 +150,12 @@ def _cifar(source: str):
 
         return Arrays(**load_cifar_set(p.path, source, getattr(p, "labels", None)))
 
-    return load
+    def check(p) -> None:
+        from sweepnn.files import check_cifar_set
+
+        check_cifar_set(p.path, source)
+
+    return {"load": _readable(load), "check_files": _readable(check)}
 
 
 def task_of(params) -> str:
@@ -223,7 +265,7 @@ DATASETS: Registry[DatasetSpec] = Registry(
         DatasetSpec(
             name="mnist",
             description="MNIST handwritten digits from the four IDX files (raw or .gz) in `path`",
-            load=_idx("mnist"),
+            **_idx("mnist"),
             kind="image",
             has_test=True,
             fields={"path": (str, Field("data/mnist", description="folder with the IDX files"))},
@@ -231,7 +273,7 @@ DATASETS: Registry[DatasetSpec] = Registry(
         DatasetSpec(
             name="fashion_mnist",
             description="Fashion-MNIST clothing images from the four IDX files (raw or .gz) in `path`",
-            load=_idx("fashion_mnist"),
+            **_idx("fashion_mnist"),
             kind="image",
             has_test=True,
             fields={"path": (str, Field("data/fashion_mnist", description="folder with the IDX files"))},
@@ -239,7 +281,7 @@ DATASETS: Registry[DatasetSpec] = Registry(
         DatasetSpec(
             name="cifar10",
             description="CIFAR-10 32x32 colour images, 10 classes, binary files in `path`",
-            load=_cifar("cifar10"),
+            **_cifar("cifar10"),
             kind="image",
             has_test=True,
             fields={
@@ -252,7 +294,7 @@ DATASETS: Registry[DatasetSpec] = Registry(
         DatasetSpec(
             name="cifar100",
             description="CIFAR-100 32x32 colour images, 100 classes (or 20 coarse), binary files in `path`",
-            load=_cifar("cifar100"),
+            **_cifar("cifar100"),
             kind="image",
             has_test=True,
             fields={
@@ -269,13 +311,13 @@ DATASETS: Registry[DatasetSpec] = Registry(
         DatasetSpec(
             name="csv",
             description="a table from a CSV file: feature columns (text ones one-hot encoded) and a target",
-            load=_table("csv"),
+            **_table("csv"),
             fields=_table_fields("the CSV file, with a header row"),
         ),
         DatasetSpec(
             name="parquet",
             description="a table from a Parquet file, read as csv is (needs the extra sweepnn[parquet])",
-            load=_table("parquet"),
+            **_table("parquet"),
             fields=_table_fields("the Parquet file"),
         ),
     ],

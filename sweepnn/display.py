@@ -13,6 +13,7 @@ from rich.table import Table
 from sweepnn.config import Recipe
 from sweepnn.results import fmt
 from sweepnn.space import short_names
+from sweepnn.untrusted import markup, rich_line, rich_text
 
 # Outcome colours: green trained well, yellow trained with a problem, red did not train.
 _STYLE = {
@@ -59,22 +60,31 @@ class SweepDisplay:
     ) -> None:
         self.best = best
         self.task = self.progress.add_task(
-            study, total=budget, completed=done, best=fmt(best) if best is not None else "-", status=""
+            markup(study),  # the progress line reads its description as markup
+            total=budget,
+            completed=done,
+            best=fmt(best) if best is not None else "-",
+            status="",
         )
         until = f" until {self.recipe.search.timeout:g}s have passed" if self.recipe.search.timeout else ""
         if resumed:
             if budget is None:
-                self._print(f"Resuming study [bold]{study}[/]: {done} trials done; more{until}.")
+                self._print(
+                    rich_line("Resuming study ", (study, "bold"), f": {done} trials done; more{until}.")
+                )
             else:
                 left = max(0, budget - done)
                 self._print(
-                    f"Resuming study [bold]{study}[/]: {done} of {budget} trials done, {left} to run{until}."
+                    rich_line(
+                        "Resuming study ",
+                        (study, "bold"),
+                        f": {done} of {budget} trials done, {left} to run{until}.",
+                    )
                 )
         else:
             count = "trials" if budget is None else f"{budget} trial{'s' if budget != 1 else ''}"
-            self._print(
-                f"Study [bold]{study}[/]: {count} ({self.recipe.search.sampler.name} sampler){until}."
-            )
+            sampler = self.recipe.search.sampler.name
+            self._print(rich_line("Study ", (study, "bold"), f": {count} ({sampler} sampler){until}."))
 
     def trial_started(self, number: int, params: dict[str, Any]) -> None:
         self.progress.update(self.task, status=f"trial {number}")
@@ -96,23 +106,33 @@ class SweepDisplay:
         style = _STYLE.get(outcome, "white")
         result = f"{self.metric} {fmt(value)}" if value is not None else trial.user_attrs.get("reason", "")
         seconds = trial.user_attrs.get("seconds")
+        # the reason and the values are stored text: "[enforce fail at ...]" is shown, never read as markup
         self._print(
-            f"  trial {trial.number:>3} [{style}]{outcome:<11}[/] {result}  {shown}"
-            + (f"  ({seconds:.1f}s)" if seconds is not None else "")
+            rich_line(
+                f"  trial {trial.number:>3} ",
+                (f"{outcome:<11}", style),
+                f" {result}  {shown}" + (f"  ({seconds:.1f}s)" if seconds is not None else ""),
+            )
         )
 
-    def _print(self, text: str) -> None:
+    def _print(self, text) -> None:
         if not self.quiet:
             self.progress.console.print(text, highlight=False, soft_wrap=True)
 
 
 def ranked_table(df: pd.DataFrame, title: str = "") -> Table:
     """A rich table of a display frame (see sweepnn.results.display_frame)."""
-    table = Table(title=title or None, title_justify="left", header_style="bold")
+    # Titles, headers and cells are rich Text of safe text: a stored value is shown as it is, its
+    # brackets never read as markup and its escape sequences shown as escapes (sweepnn.untrusted).
+    table = Table(
+        title=rich_text(title, style="table.title") if title else None,
+        title_justify="left",
+        header_style="bold",
+    )
     for col in df.columns:
-        table.add_column(str(col), justify="left" if col == "state" else "right", no_wrap=True)
+        table.add_column(rich_text(col), justify="left" if col == "state" else "right", no_wrap=True)
     for _, row in df.iterrows():
         outcome = str(row.get("outcome", ""))
         style = _STYLE.get(outcome) if outcome != "ok" else None
-        table.add_row(*(str(v) for v in row.tolist()), style=style)
+        table.add_row(*(rich_text(v) for v in row.tolist()), style=style)
     return table

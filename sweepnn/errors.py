@@ -11,11 +11,18 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sweepnn.untrusted import safe_text
+
 
 class SweepnnError(Exception):
-    """A problem the user can act on. `exit_code` is what the CLI exits with."""
+    """A problem the user can act on. `exit_code` is what the CLI exits with. Its text is safe to
+    show: a message quoting a recipe value, a file name or a stored text shows their control
+    characters as escapes (sweepnn.untrusted), wherever it is printed."""
 
     exit_code = 1
+
+    def __str__(self) -> str:
+        return safe_text(super().__str__(), multiline=True)
 
 
 class InputError(SweepnnError):
@@ -44,7 +51,8 @@ class Problem:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        return safe_text(text)  # one line: editors jump to file:line:col
 
 
 class RecipeError(InputError):
@@ -55,6 +63,14 @@ class RecipeError(InputError):
         n = len(self.problems)
         head = f"{n} problem{'s' if n != 1 else ''} in recipe"
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
+
+
+def notice(message: str) -> None:
+    """A line on stderr about something sweepnn did or found on its own, for layers below the CLI
+    (storage, workers) that have no console; the run goes on."""
+    import sys
+
+    print(f"sweepnn: {safe_text(message, multiline=True)}", file=sys.stderr, flush=True)
 
 
 def did_you_mean(name: str, valid: Iterable[str]) -> str:

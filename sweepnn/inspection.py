@@ -16,6 +16,7 @@ from sweepnn.analysis import Stored
 from sweepnn.charts import bar_chart, line_chart
 from sweepnn.results import best_number, counts, display_frame, fmt, trials_frame
 from sweepnn.space import short_names
+from sweepnn.untrusted import safe_text
 
 CURVES = 3  # learning curves drawn: more than three lines of characters no longer read apart
 # Final-epoch diagnostics shown beside the ranked trials (grad first/last comes with display_frame).
@@ -89,10 +90,13 @@ def ranked(report: Report) -> pd.DataFrame:
 
 
 def header_lines(report: Report) -> list[str]:
+    """The study's name and description (the recipe's text, as safe text: sweepnn.untrusted), then
+    its objectives, sampler and trials."""
     s = report.stored
     objectives = ", ".join(f"{o.metric} ({o.direction})" for o in s.recipe.search.objectives)
     states = ", ".join(f"{n} {k}" for k, n in sorted(counts(s.study).items()))
-    lines = [f"Study {s.name}" + (f": {s.recipe.description.strip()}" if s.recipe.description else "")]
+    description = safe_text(s.recipe.description.strip(), multiline=True)
+    lines = [f"Study {safe_text(s.name)}" + (f": {description}" if description else "")]
     lines.append(f"objective {objectives}; sampler {s.recipe.search.sampler.name}; ")
     lines[-1] += f"{len(report.frame)} trials" + (f" ({states})" if states else "")
     return lines
@@ -112,16 +116,17 @@ def best_lines(report: Report) -> list[str]:
     values += "".join(f", {k} {fmt(v)}" for k, v in tested.items() if k != "test_loss")
     params = t.user_attrs.get("params", t.params)
     lines = [f"trial {report.best}: {values}"]
-    lines += [f"  {k}: {fmt(params[k])}" for k in s.recipe.search.space if k in params]
+    lines += [f"  {k}: {safe_text(fmt(params[k]))}" for k in s.recipe.search.space if k in params]
     return lines
 
 
 def importance_lines(report: Report) -> list[str]:
+    note = safe_text(report.note)  # may quote Optuna's error
     if report.importances is None:
-        return [report.note]
+        return [note]
     short = short_names(list(report.importances))
-    lines = bar_chart([(short[p], v) for p, v in report.importances.items()])
-    return lines + ([report.note] if report.note else [])
+    lines = bar_chart([(safe_text(short[p]), v) for p, v in report.importances.items()])
+    return lines + ([note] if note else [])
 
 
 def curve_lines(report: Report) -> list[str]:

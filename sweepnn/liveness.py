@@ -23,18 +23,44 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
+from sweepnn.errors import InputError
+
 ATTR_WORKER = "sweepnn:worker"  # "host:pid" of the process training the trial
 ATTR_BEAT = "sweepnn:heartbeat"  # when that process last said it was alive (Unix time)
 ATTR_ATTEMPT = "sweepnn:attempt"  # 0 for a first try, n for the n-th retry after a crash
 MAX_RETRIES = 2
 
 
+# The bounds of the two settings: a beat more often than this is a busy loop of storage writes, and
+# one rarer than an hour (or a grace within one beat) would call a live worker dead or a dead one live.
+BEAT_RANGE_S = (0.1, 3600.0)
+
+
+def _seconds(name: str, default: float, low: float, high: float) -> float:
+    import math
+
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"{name}={raw!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and low <= value <= high):
+        raise InputError(f"{name}={raw!r} is out of range: give seconds from {low:g} to {high:g}")
+    return value
+
+
 def heartbeat_seconds() -> float:
-    return float(os.environ.get("SWEEPNN_HEARTBEAT_S", "10"))
+    """SWEEPNN_HEARTBEAT_S: how often a running trial is stamped (default 10 s)."""
+    return _seconds("SWEEPNN_HEARTBEAT_S", 10.0, *BEAT_RANGE_S)
 
 
 def grace_seconds() -> float:
-    return float(os.environ.get("SWEEPNN_GRACE_S", str(3 * heartbeat_seconds())))
+    """SWEEPNN_GRACE_S: the silence after which a worker counts as dead (default three beats); more
+    than two beats, so one late beat is never taken for a death."""
+    beat = heartbeat_seconds()
+    return _seconds("SWEEPNN_GRACE_S", 3 * beat, 2 * beat, 24 * 3600.0)
 
 
 def worker_id() -> str:

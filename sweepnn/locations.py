@@ -16,6 +16,18 @@ Loc = tuple[Any, ...]
 _OPTIONS = frozenset(name for reg in FAMILIES.values() for name in reg)
 
 
+def shown(value: Any, limit: int = 80) -> str:
+    """A value as a message quotes it: its repr, cut short when long (a recipe can hold a megabyte
+    of text), and never failing (Python will not write an int of more than 4300 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"an integer of {value.bit_length():,} bits"
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"a {type(value).__name__}"
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def dotted(loc: Loc) -> str:
     """('search', 'space', 'train.optimizer.lr', 'low') -> search.space['train.optimizer.lr'].low"""
     out = ""
@@ -120,11 +132,11 @@ def _message(err: dict[str, Any], loc: Loc, raw: Any, root: type[BaseModel] | No
     if kind == "string_pattern_mismatch" and loc == ("name",):
         return (
             f"a study name starts with a letter or digit and has only letters, digits, '.', '_' and '-'"
-            f" (got {err.get('input')!r})"
+            f" (got {shown(err.get('input'))})"
         )
     msg = err["msg"].removeprefix("Value error, ")
     if kind.endswith(("_type", "_parsing")) or kind in ("literal_error", "enum", "finite_number"):
-        msg += f" (got {err.get('input')!r})"
+        msg += f" (got {shown(err.get('input'))})"
     return msg
 
 
@@ -135,15 +147,23 @@ def _option_names(loc: Loc) -> list[str]:
     return list(targets[0].options) if targets else []
 
 
-def explain(e: ValidationError, raw: Any, root: type[BaseModel] | None = None) -> list[tuple[Loc, str]]:
+def explain(
+    e: ValidationError, raw: Any, root: type[BaseModel] | None = None, limit: int | None = None
+) -> list[tuple[Loc | None, str]]:
     """Each problem pydantic found in `raw` (a recipe as plain data): where it is, in the recipe's own
     key path, and what to do about it (the valid keys or options, the closest one suggested).
 
     `root` is the model `raw` was validated as, when that is a part of a recipe (one option's
-    parameters, say) rather than a whole one.
+    parameters, say) rather than a whole one. With `limit`, at most that many are explained (each
+    costs a search for the closest name) and one more entry, at location None, says how many errors
+    were left out.
     """
-    found: dict[Any, tuple[Loc, str]] = {}
-    for err in e.errors():
+    found: dict[Any, tuple[Loc | None, str]] = {}
+    errors = e.errors()
+    for n, err in enumerate(errors):
+        if limit is not None and len(found) >= limit:
+            found[None] = (None, f"{len(errors) - n:,} more errors not listed (the first {limit} are)")
+            break
         loc, relevant = raw_loc(tuple(err["loc"]), raw)
         # members of a union (int | float) each complain about the same value: one complaint will do
         key = loc if len(loc) < len(err["loc"]) else (loc, err["msg"])

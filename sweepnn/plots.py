@@ -16,6 +16,7 @@ from typing import Any
 from sweepnn.analysis import Stored, canonical, levels
 from sweepnn.errors import InputError, SweepnnError
 from sweepnn.results import best_number, fmt, trials_frame
+from sweepnn.untrusted import plot_text
 
 CURVES = 5  # learning curves in one chart: more stop being told apart by colour
 STEPS_PER_EPOCH = 100  # resolution of the recomputed schedule (the data's real count is not stored)
@@ -62,9 +63,10 @@ def _figure(plt, title: str, xlabel: str, ylabel: str):
     fig, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
     if xlabel in ("trial", "epoch"):  # counts: no tick at trial 2.5
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(title, fontsize=11)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    # titles name the study and its values: stored text, where a `$` would be read as math
+    ax.set_title(plot_text(title), fontsize=11)
+    ax.set_xlabel(plot_text(xlabel))
+    ax.set_ylabel(plot_text(ylabel))
     ax.grid(alpha=0.3)
     return fig, ax
 
@@ -113,7 +115,7 @@ def _curves(plt, s: Stored, df):
         trial = s.study.trials[n]
         params = ", ".join(fmt(v) for v in trial.user_attrs.get("params", trial.params).values())
         label = f"{rank}. trial {n}" + (f": {params}" if params else "")
-        ax.plot(xs, ys, marker="o", markersize=3, label=label, zorder=10 - rank)
+        ax.plot(xs, ys, marker="o", markersize=3, label=plot_text(label), zorder=10 - rank)
     ax.legend(loc="best", fontsize=9)
     return fig
 
@@ -144,7 +146,7 @@ def _effect(plt, s: Stored, path: str):
     for i, ys in enumerate(data, 1):
         xs = [i + rng.uniform(-0.15, 0.15) for _ in ys]
         ax.scatter(xs, ys, s=14, alpha=0.7, color="tab:blue", zorder=3)
-    labels = [f"{fmt(v)}\n(n={len(ys)})" for v, ys in zip(order, data, strict=True)]
+    labels = [plot_text(f"{fmt(v)}\n(n={len(ys)})") for v, ys in zip(order, data, strict=True)]
     ax.set_xticks(range(1, len(order) + 1), labels, rotation=30 if len(order) > 4 else 0, fontsize=9)
     return fig
 
@@ -159,7 +161,7 @@ def _importances(plt, s: Stored, df):
     names = short_names(list(values))
     items = list(values.items())[::-1]  # the largest on top
     fig, ax = _figure(plt, f"Parameter importances of {s.name} (PED-ANOVA)", "importance", "")
-    ax.barh([names[p] for p, _ in items], [v for _, v in items], color="tab:blue")
+    ax.barh([plot_text(names[p]) for p, _ in items], [v for _, v in items], color="tab:blue")
     for i, (_, v) in enumerate(items):
         ax.text(v, i, f" {v:.2f}", va="center", fontsize=9)
     ax.set_xlim(0, max(v for _, v in items) * 1.15)

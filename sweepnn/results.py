@@ -20,6 +20,7 @@ from sweepnn.analysis import label
 from sweepnn.config import Recipe
 from sweepnn.errors import SweepnnError
 from sweepnn.space import apply, short_names
+from sweepnn.untrusted import md_cell, safe_frame, safe_text
 from sweepnn.variants import to_yaml
 
 METRIC_COLUMNS = ("val_accuracy", "val_loss", "train_accuracy", "train_loss", "train_time")
@@ -259,9 +260,11 @@ def counts(study) -> dict[str, int]:
 def summary_markdown(
     study, recipe: Recipe, df: pd.DataFrame, best: tuple[Recipe, Any] | None, folder: Path
 ) -> str:
-    lines = [f"# Study `{recipe.name}`", ""]
+    # A recipe's text and a trial's values are shown as safe text (sweepnn.untrusted): no escape
+    # sequence reaches the file, and no pipe in a value splits a table cell.
+    lines = [f"# Study `{safe_text(recipe.name)}`", ""]
     if recipe.description:
-        lines += [recipe.description.strip(), ""]
+        lines += [safe_text(recipe.description.strip(), multiline=True), ""]
     objectives = ", ".join(f"{o.metric} ({o.direction})" for o in recipe.search.objectives)
     states = ", ".join(f"{n} {s}" for s, n in sorted(counts(study).items()))
     lines += [
@@ -279,16 +282,21 @@ def summary_markdown(
         lines += [f"## Best trial: {trial.number} ({values})", ""]
         params = trial.user_attrs.get("params", trial.params)
         ordered = [k for k in recipe.search.space if k in params]
-        lines += [f"- `{k}`: {fmt(params[k])}" for k in ordered] or ["- (no searched parameters)"]
-        lines += ["", f"Train it again: `sweepnn run {folder / 'best.yaml'}`", ""]
+        lines += [f"- `{k}`: {safe_text(fmt(params[k]))}" for k in ordered] or ["- (no searched parameters)"]
+        lines += ["", f"Train it again: `sweepnn run {safe_text(folder / 'best.yaml')}`", ""]
     else:
         lines += ["No trial completed.", ""]
-    shown = display_frame(df, recipe)
-    # Keep our number formatting (no re-parsing), but right-align the numeric columns.
-    align = ["right" if _numeric(shown[c]) else "left" for c in shown.columns]
-    table = shown.to_markdown(index=False, disable_numparse=True, colalign=align)
-    lines += ["## Ranked trials", "", table, ""]
+    lines += ["## Ranked trials", "", markdown_table(display_frame(df, recipe)), ""]
     return "\n".join(lines)
+
+
+def markdown_table(shown: pd.DataFrame) -> str:
+    """A display frame as a Markdown table: our number formatting kept (no re-parsing), numeric
+    columns right-aligned, every header and cell one line of safe text whose pipes are escaped."""
+    align = ["right" if _numeric(shown[c]) else "left" for c in shown.columns]
+    cells = shown.map(md_cell) if hasattr(shown, "map") else shown.applymap(md_cell)
+    cells = cells.rename(columns=md_cell)
+    return cells.to_markdown(index=False, disable_numparse=True, colalign=align)
 
 
 @dataclass(frozen=True)
@@ -303,8 +311,11 @@ def write_results(study, recipe: Recipe, results_dir: Path, source: str = "") ->
     df = trials_frame(study, recipe)
     best = best_recipe(study, recipe)
     files = {
-        "recipe.yaml": to_yaml(recipe, f"# the recipe as run{f' (from {source})' if source else ''}"),
-        "trials.csv": df.to_csv(index=False),
+        # the file name is one line of a YAML comment: a newline in it would start YAML of its own
+        "recipe.yaml": to_yaml(
+            recipe, f"# the recipe as run{f' (from {safe_text(source)})' if source else ''}"
+        ),
+        "trials.csv": safe_frame(df).to_csv(index=False),
         "summary.md": summary_markdown(study, recipe, df, best, folder),
     }
     if best is None:  # e.g. after --fresh with no trial complete yet: no stale best of the old study
@@ -314,7 +325,7 @@ def write_results(study, recipe: Recipe, results_dir: Path, source: str = "") ->
         files["best.yaml"] = to_yaml(
             cfg,
             f"# best trial {trial.number} of study '{recipe.name}';"
-            f" train it with: sweepnn run {folder / 'best.yaml'}",
+            f" train it with: sweepnn run {safe_text(folder / 'best.yaml')}",
         )
     try:
         for name, text in files.items():

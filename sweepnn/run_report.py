@@ -17,6 +17,7 @@ from sweepnn.errors import SweepnnError
 from sweepnn.results import atomic_write, best_number, display_frame, fmt, trials_frame
 from sweepnn.space import short_names
 from sweepnn.study import SweepSummary, held_out_scores
+from sweepnn.untrusted import md_cell, rich_line, rich_text, safe_text
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def report(
         trial = leader.summary.study.trials[leader.best]
         verdicts = ci.judge(bars, trial, held_out_scores(leader.summary.study).get(leader.best, {}))
     for v in verdicts:
-        console.print(f"[{'green' if v.passed else 'red'}]{'PASS' if v.passed else 'FAIL'}[/] {v}")
+        console.print(rich_line(("PASS", "green") if v.passed else ("FAIL", "red"), f" {v}"))
     if junit is not None:
         ci.write_junit(junit, ci.junit_xml([(r.summary.study, r.recipe) for r in runs], verdicts))
     summaries = [(r.folder / "summary.md").read_text(encoding="utf-8") for r in runs]
@@ -78,10 +79,13 @@ def _print_study(console: Console, run: Finished, *, top: int) -> None:
         console.print(f"\n[bold]Best:[/] trial {best}, {values}{held_out}")
         params = trial.user_attrs.get("params", {})
         for k in (k for k in cfg.search.space if k in params):
-            console.print(f"  {k}: {params[k]}")
+            console.print(rich_line(f"  {k}: {params[k]}"))  # a searched value: text, not markup
     console.print(
-        f"\n{run.summary.ran} trial(s) run in {run.summary.seconds:.1f}s. Results: {run.folder}/ "
-        f"(trials.csv, summary.md, best.yaml, recipe.yaml)"
+        rich_line(
+            f"\n{run.summary.ran} trial(s) run in {run.summary.seconds:.1f}s. Results: {run.folder}/ "
+            "(trials.csv, summary.md, best.yaml, recipe.yaml)",
+            multiline=True,
+        )
     )
 
 
@@ -130,10 +134,10 @@ def _print_arms(console: Console, runs: list[Finished]) -> None:
     short = short_names(paths)
     table = Table(title="Each arm at its best (equal budgets)", title_justify="left", header_style="bold")
     for col in ("rank", "arm", metric, "trial", "complete", "pruned", *(short[p] for p in paths)):
-        table.add_column(col, justify="left" if col == "arm" else "right", no_wrap=True)
+        table.add_column(rich_text(col), justify="left" if col == "arm" else "right", no_wrap=True)
     for i, row in enumerate(rows, 1):
         params = row.get("params", {})
-        table.add_row(
+        cells = [
             str(i) if row["trial"] is not None else "",
             row["arm"],
             fmt(row[metric]),
@@ -141,7 +145,8 @@ def _print_arms(console: Console, runs: list[Finished]) -> None:
             str(row["complete"]),
             str(row["pruned"]),
             *(fmt(params.get(p)) for p in paths),
-        )
+        ]
+        table.add_row(*(rich_text(c) for c in cells))
     console.print()
     console.print(table)
 
@@ -152,7 +157,7 @@ def write_arms_summary(runs: list[Finished], folder: Path, recipe: Recipe) -> Pa
     metric = recipe.search.objectives[0].metric
     lines = [f"# Fair comparison `{recipe.name}`: {recipe.search.fair}", ""]
     if recipe.description:
-        lines += [recipe.description.strip(), ""]
+        lines += [safe_text(recipe.description.strip(), multiline=True), ""]
     lines += [
         f"Each value of `{recipe.search.fair}` was tuned in its own study with an equal share of the"
         " trials; each is shown at its best.",
@@ -161,8 +166,9 @@ def write_arms_summary(runs: list[Finished], folder: Path, recipe: Recipe) -> Pa
         "| ---: | :--- | ---: | ---: | ---: | ---: |",
     ]
     for i, row in enumerate(rows, 1):
+        arm = md_cell(row["arm"])
         lines.append(
-            f"| {i if row['trial'] is not None else ''} | [{row['arm']}](../{row['arm']}/summary.md)"
+            f"| {i if row['trial'] is not None else ''} | [{arm}](../{arm}/summary.md)"
             f" | {fmt(row[metric])} | {fmt(row['trial'])} | {row['complete']} | {row['pruned']} |"
         )
     path = folder / "summary.md"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,9 +12,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sweepnn.config import Recipe
-from sweepnn.errors import SweepnnError
+from sweepnn.errors import SweepnnError, notice
 from sweepnn.storage import redact, transient
-from sweepnn.study import Events, SweepSummary, open_storage, open_study, run_sweep, score_test
+from sweepnn.study import (
+    Events,
+    SweepSummary,
+    open_storage,
+    open_study,
+    run_sweep,
+    score_test,
+    study_exists,
+)
 
 if TYPE_CHECKING:
     from sweepnn.results import Written
@@ -39,22 +49,61 @@ class Terminated(KeyboardInterrupt):
     signal_name = "SIGTERM"
 
 
-def _raise_interrupt(signum, frame):
-    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+# After an interruption, the longest a run may take to record its running trials and write its
+# result files before it exits anyway: a stop must always stop. What it could not record, the next
+# run finds (the trial's process is gone) and retries.
+STOP_GRACE_S = 20.0
+
+
+class _Stopper:
+    """The handler of SIGINT and SIGTERM: the first raises KeyboardInterrupt (the sweep records its
+    running trial) and starts a watchdog; a second signal, or the watchdog, exits at once."""
+
+    def __init__(self) -> None:
+        self.watchdog: threading.Timer | None = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        code = 143 if signum == signal.SIGTERM else 130
+        if self.watchdog is not None:
+            _exit_now(f"{name} again: exiting now; the next run retries the trials that were running", code)
+        self.watchdog = threading.Timer(
+            STOP_GRACE_S,
+            _exit_now,
+            (
+                f"not stopped {STOP_GRACE_S:.0f}s after {name}: exiting now; the next run retries the trials"
+                " that were running",
+                code,
+            ),
+        )
+        self.watchdog.daemon = True
+        self.watchdog.start()
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    def disarm(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+
+
+def _exit_now(message: str, code: int) -> None:
+    """Leave without Python's shutdown, which would wait on whatever is stuck (a lock, a thread)."""
+    os.write(2, f"sweepnn: {message}\n".encode())
+    os._exit(code)
 
 
 @contextmanager
 def signals_as_interrupt():
-    """SIGINT and SIGTERM both stop the sweep through KeyboardInterrupt.
+    """SIGINT and SIGTERM both stop the sweep through KeyboardInterrupt, within STOP_GRACE_S.
 
     SIGINT is installed explicitly, not left to Python's default: a process started in the
     background by a non-interactive shell (CI runners, `cmd &` in scripts) inherits SIGINT as
     *ignored*, and Python then never raises KeyboardInterrupt, so `kill -INT` would do nothing.
     """
     previous = {}
+    stopper = _Stopper()
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, _raise_interrupt)
+            previous[sig] = signal.signal(sig, stopper)
     except ValueError:  # not the main thread (e.g. inside a test runner's worker)
         pass
     try:
@@ -62,14 +111,16 @@ def signals_as_interrupt():
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        stopper.disarm()
 
 
 def run(recipe: Recipe, opts: RunOptions, events: Events) -> tuple[SweepSummary, Written | None]:
     """Run (or resume) the recipe's study; the result files are written even when interrupted."""
     from sweepnn.devices import auto_threads, resolve_device, set_threads
-    from sweepnn.results import write_results  # pandas: imported by the runs that write results
+    from sweepnn.liveness import grace_seconds
     from sweepnn.workers import Pool, plan
 
+    grace_seconds()  # the liveness settings are checked (bad ones are bad input) before anything runs
     crew = plan(opts.workers, opts.device, opts.devices, opts.threads)
     device = resolve_device(crew[0].device)
     if device.type == "cpu":
@@ -79,28 +130,37 @@ def run(recipe: Recipe, opts: RunOptions, events: Events) -> tuple[SweepSummary,
     load_data(recipe.data, device)  # missing or bad data files fail here, before a study is made
     storage = open_storage(opts.storage, opts.results_dir)
     study, resumed = open_study(recipe, storage, fresh=opts.fresh)
+    with signals_as_interrupt():  # the result files too: a stop during their writing still stops
+        pool = Pool(recipe, crew[1:], opts.storage, opts.results_dir) if len(crew) > 1 else None
+        return _sweep(recipe, opts, events, study, resumed, device, pool)
+
+
+def _sweep(recipe: Recipe, opts: RunOptions, events: Events, study, resumed: bool, device, pool):
+    """The sweep of one run and its result files; `pool`: the other workers on this machine, or None."""
+    from sweepnn.results import write_results  # pandas: imported by the runs that write results
+
     last = [time.monotonic()]
 
     def keep_current() -> None:
+        for line in pool.check() if pool is not None else []:
+            notice(line)  # a worker that fails is said when it fails, not only at the end
         if not opts.worker and time.monotonic() - last[0] >= WRITE_EVERY_S:
             write_results(study, recipe, opts.results_dir, opts.source)
             last[0] = time.monotonic()
 
-    pool = Pool(recipe, crew[1:], opts.storage, opts.results_dir) if len(crew) > 1 else None
     written = None
     try:
-        with signals_as_interrupt():
-            try:
-                summary = run_sweep(recipe, study, device, events, resumed=resumed, on_progress=keep_current)
-                if pool is not None:  # this worker is done; the others finish their last trials
-                    summary.failures += pool.wait()
-            except BaseException:
-                if pool is not None:  # an interrupt here is one for every worker
-                    pool.interrupt()
-                    pool.wait()
-                raise
-            if not opts.worker:
-                score_test(study, recipe, device, summary.leaders)
+        try:
+            summary = run_sweep(recipe, study, device, events, resumed=resumed, on_progress=keep_current)
+            if pool is not None:  # this worker is done; the others finish their last trials
+                summary.worker_failures += pool.wait()
+        except BaseException:
+            if pool is not None:  # an interrupt here is one for every worker
+                pool.interrupt()
+                pool.wait(timeout=STOP_GRACE_S / 2)
+            raise
+        if not opts.worker:
+            score_test(study, recipe, device, summary.leaders)
     except Exception as e:
         if not transient(e):
             raise
@@ -113,7 +173,11 @@ def run(recipe: Recipe, opts: RunOptions, events: Events) -> tuple[SweepSummary,
             try:
                 written = write_results(study, recipe, opts.results_dir, opts.source)
             except Exception as e:
-                if not transient(e):
+                if not (
+                    transient(e)
+                    or (isinstance(e, KeyError) and not study_exists(study._storage, study.study_name))
+                ):
                     raise
-                # the storage is gone: the result files stay as last written, the error above says why
+                # the storage or the study is gone: the result files stay as last written, and the
+                # error above says why
     return summary, written

@@ -15,6 +15,7 @@ from typing import Any
 import optuna
 
 from sweepnn.config import Recipe
+from sweepnn.limits import SEED_MAX
 from sweepnn.options.search import PRUNERS, SAMPLERS
 from sweepnn.space import Param, grid, plan
 from sweepnn.variants import pruner_of
@@ -72,7 +73,8 @@ def make_sampler(recipe: Recipe, resumed_after: int = 0):
     params = recipe.search.sampler
     spec = SAMPLERS[params.name]
     kwargs = {k: v for k, v in params.model_dump().items() if k != "name"}
-    seed = recipe.train.seed + 1_000_003 * resumed_after
+    # Optuna's random state takes 0..2**32-1 only: the seed of a resumed study wraps around in that range
+    seed = (recipe.train.seed + 1_000_003 * resumed_after) % (SEED_MAX + 1)
     if spec.needs_grid:
         kwargs["points"] = grid_points(recipe)
         kwargs["search_space"] = {p.path: _grid_values(p) for p in plan(recipe.search.space)}

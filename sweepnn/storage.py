@@ -48,37 +48,109 @@ def redact(text: str, url: str | None = None) -> str:
 def open_storage(url: str | None, results_dir: Path):
     """The embedded journal file under results/ by default; any Optuna storage URL or journal path."""
     from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
+    from optuna.storages.journal import JournalRedisBackend
+
+    from sweepnn.journal import open_journal
 
     where = redact(url, url) if url else str(results_dir / DEFAULT_STORAGE)
     try:
         if url is None or "://" not in url:
+            if url is not None:
+                refuse_url_without_slashes(url)
             path = Path(url) if url else results_dir / DEFAULT_STORAGE
             path.parent.mkdir(parents=True, exist_ok=True)
-            return JournalStorage(JournalFileBackend(str(path)))
-        if url.startswith(("redis://", "rediss://")):
-            return JournalStorage(JournalRedisBackend(url))
-        scheme = url.split("://")[0].split("+")[0]
+            return open_journal(path)
+        scheme = url.split("://")[0].split("+")[0].lower()
+        if scheme in _ALIASES:
+            fixed = _ALIASES[scheme] + url[len(scheme) :]
+            raise InputError(
+                f"unknown storage scheme {scheme}:// in {where!r}: write {redact(fixed, fixed)!r}"
+            )
+        if scheme in ("redis", "rediss"):
+            return JournalStorage(JournalRedisBackend(_with_defaults(url, _REDIS_TIMEOUTS)))
         if scheme not in _DATABASES:
             raise InputError(
                 f"unknown storage {where!r}: use a journal file path, redis://..., or a database URL"
                 " (sqlite:///file.db, postgresql://..., mysql+pymysql://...)"
             )
-        return _database(url)
-    except InputError:
+        return _database(url, scheme)
+    except SweepnnError:
         raise
     except ImportError:
         extra = _DATABASES.get(url.split("://")[0].split("+")[0]) if url else None
         hint = f": pip install '{extra}'" if extra else ""
         raise InputError(f"cannot open storage {where}: its database driver is not installed{hint}") from None
     except (OSError, ValueError) as e:
-        raise InputError(f"cannot open storage {where}: {redact(str(e), url)}") from None
+        raise InputError(f"cannot open storage {where}: {_words(e, url)}") from None
     except Exception as e:  # a database driver's own connection error
-        first = redact(str(e), url).splitlines()[0]  # the driver's words, not SQLAlchemy's footnotes
-        raise SweepnnError(f"cannot connect to storage {where}: {type(e).__name__}: {first}") from None
+        raise SweepnnError(
+            f"cannot connect to storage {where}: {type(e).__name__}: {_words(e, url)}"
+        ) from None
 
 
-def _database(url: str):
+def _words(e: BaseException, url: str | None) -> str:
+    """The first line of an error's own text (the driver's words, not SQLAlchemy's footnotes), never
+    empty: some errors carry no message at all."""
+    text = redact(str(e), url).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+# Schemes users write that SQLAlchemy does not know, and what they mean.
+_ALIASES = {"postgres": "postgresql", "pg": "postgresql", "psql": "postgresql"}
+# A storage given without "://" that reads as a URL: "postgres:pw@host:5432/db", "redis:host".
+_URL_LIKE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):(?!//)(?P<rest>.*)$")
+_CREDENTIALS = re.compile(r"^[^/@]*:[^/@]*@[^/]+")
+
+
+def refuse_url_without_slashes(value: str) -> None:
+    """A storage value meant as a URL but missing its '//' would become a journal in a folder of
+    that name (password and all): refuse it with the fix."""
+    m = _URL_LIKE.match(value)
+    scheme = m["scheme"].split("+")[0].lower() if m else ""
+    known = scheme in _DATABASES or scheme in _ALIASES or scheme in ("redis", "rediss")
+    credentials = _CREDENTIALS.match(value)
+    if not (known or credentials):
+        return
+    if m and known and not (credentials and ":" not in m["rest"].split("@")[0]):
+        # "postgresql:user:pw@host/db", "redis:host:6379": the scheme, then the rest of a URL
+        name = _ALIASES.get(scheme, m["scheme"])
+        fixed = f"{name}:///{m['rest']}" if scheme == "sqlite" else f"{name}://{m['rest'].lstrip('/')}"
+    else:  # "postgres:pw@host/db": user and password, no scheme
+        fixed = f"{_ALIASES.get(scheme, scheme) if known else 'postgresql'}://{value}"
+    raise InputError(
+        f"storage {_masked(value)!r} looks like a database URL without '://': sweepnn would take it for"
+        f" a journal file's path. Write it as {_masked(fixed)!r} (or './{_masked(value)}' for a file)"
+    )
+
+
+def _masked(text: str) -> str:
+    """`user:password@host` with the password hidden, in a URL or in a value that lacks its scheme."""
+    return re.sub(r":[^:@/]*@", ":***@", text)
+
+
+# Seconds a database may take to connect and to answer: a server that accepts and then says nothing
+# (a wedged proxy, a firewall that swallows packets) is an error in seconds, not minutes. MySQL's
+# read timeout stays above its own lock wait (innodb_lock_wait_timeout, 50 s) so a query waiting on
+# another worker's lock is answered by the server, not abandoned.
+CONNECT_TIMEOUT_S = 10
+_CONNECT_ARGS = {
+    "postgresql": {"connect_timeout": CONNECT_TIMEOUT_S},
+    "mysql": {"connect_timeout": CONNECT_TIMEOUT_S, "read_timeout": 60, "write_timeout": 60},
+    "mariadb": {"connect_timeout": CONNECT_TIMEOUT_S, "read_timeout": 60, "write_timeout": 60},
+}
+_REDIS_TIMEOUTS = {"socket_connect_timeout": str(CONNECT_TIMEOUT_S), "socket_timeout": "60"}
+
+
+def _with_defaults(url: str, params: dict[str, str]) -> str:
+    """`url` with each query parameter of `params` that it does not set already."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    return urlunsplit(parts._replace(query=urlencode({**params, **query})))
+
+
+def _database(url: str, scheme: str):
     """Optuna's RDB storage, which creates its tables in a new database on first use.
 
     Workers started at once on a new database race to create those tables, and all but one fail
@@ -90,13 +162,41 @@ def _database(url: str):
     for attempt in range(5):
         try:
             # pool_pre_ping: a connection the server dropped (a restart) is replaced, not used and failed
-            return RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+            kwargs = {"pool_pre_ping": True, "connect_args": _CONNECT_ARGS.get(scheme, {})}
+            if scheme in ("mysql", "mariadb"):
+                _greeting(url)
+            return RDBStorage(url, engine_kwargs=kwargs)
         except (IntegrityError, ProgrammingError, OperationalError) as e:
             creating = isinstance(e, IntegrityError) or "already exists" in str(e)
             if not creating or attempt == 4:
                 raise
             time.sleep(0.2 + random.random() * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _greeting(url: str) -> None:
+    """A MySQL server speaks first; one that accepts and never greets would hang the driver's
+    handshake, which no connect_timeout covers (PyMySQL reads it with the query timeout)."""
+    import socket
+
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if u.query.get("unix_socket"):
+        return
+    where = f"cannot connect to storage {redact(url, url)}: the server at {u.host}:{u.port or 3306}"
+    try:
+        with socket.create_connection((u.host or "localhost", u.port or 3306), CONNECT_TIMEOUT_S) as sock:
+            sock.settimeout(CONNECT_TIMEOUT_S)
+            greeted = sock.recv(1)
+    except TimeoutError:
+        raise SweepnnError(
+            f"{where} accepted the connection but did not answer in {CONNECT_TIMEOUT_S} s"
+        ) from None
+    except OSError:
+        return  # refused or unreachable: the driver says so in its own words
+    if not greeted:
+        raise SweepnnError(f"{where} closed the connection without a greeting")
 
 
 def transient(e: BaseException) -> bool:

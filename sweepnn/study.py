@@ -128,11 +128,27 @@ def study_exists(storage, name: str) -> bool:
     return any(s.study_name == name for s in storage.get_all_studies())
 
 
+def refuse_fresh_while_running(study: optuna.Study) -> None:
+    """--fresh deletes a study: never under a worker that is training one of its trials."""
+    from sweepnn.liveness import ATTR_WORKER, is_stale
+
+    now = time.time()
+    live = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if not is_stale(t, now)]
+    if live:
+        who = sorted({str(t.user_attrs.get(ATTR_WORKER, "an unknown worker")) for t in live})
+        raise InputError(
+            f"study '{study.study_name}' is being run right now ({len(live)} trial(s) training, by"
+            f" {', '.join(who)}): --fresh would delete it under them. Stop those runs first, or give"
+            " this recipe another name."
+        )
+
+
 def open_study(recipe: Recipe, storage, fresh: bool = False) -> tuple[optuna.Study, bool]:
     """Create the recipe's study, or load it to resume. Returns (study, resumed)."""
     name = recipe.name
     if study_exists(storage, name):
         if fresh:
+            refuse_fresh_while_running(optuna.load_study(study_name=name, storage=storage))
             optuna.delete_study(study_name=name, storage=storage)
         else:
             earlier = len(storage.get_all_trials(storage.get_study_id_from_name(name), deepcopy=False))
@@ -189,6 +205,7 @@ class SweepSummary:
     ran: int = 0  # trials run by this invocation
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
+    worker_failures: list[str] = field(default_factory=list)  # workers of this run that ended badly
 
 
 def counted(trial: FrozenTrial) -> bool:
@@ -251,8 +268,14 @@ def held_out_scores(study: optuna.Study) -> dict[int, dict[str, float]]:
     return {int(k.removeprefix(ATTR_TEST)): v for k, v in study.user_attrs.items() if k.startswith(ATTR_TEST)}
 
 
-def _ask(study: optuna.Study, budget: int | None, k: int) -> list[optuna.Trial]:
-    """Up to k new trials, no more than the study's budget leaves (every worker's trials counted)."""
+def _ask(study: optuna.Study, budget: int | None, k: int, deadline: float | None) -> list[optuna.Trial]:
+    """Up to k new trials, no more than the study's budget leaves (every worker's trials counted).
+
+    When the rest of the budget is being trained by other workers, wait for them to finish: one that
+    dies or stops meanwhile leaves its trial to be retried, here, rather than running for ever.
+    """
+    from sweepnn.liveness import heartbeat_seconds
+
     asked: list[optuna.Trial] = []
     while len(asked) < k:
         # one read of the study per trial asked: on a database each read costs a round trip
@@ -260,7 +283,11 @@ def _ask(study: optuna.Study, budget: int | None, k: int) -> list[optuna.Trial]:
         if retrying(recover_stale, study, trials):
             trials = retrying(study.get_trials, deepcopy=False)
         if budget is not None and taken(trials) >= budget:
-            break
+            others = any(t.state == TrialState.RUNNING for t in trials)
+            if asked or not others or (deadline is not None and time.perf_counter() >= deadline):
+                break
+            time.sleep(min(2.0, max(0.2, heartbeat_seconds() / 2)))
+            continue
         trial = retrying(study.ask)
         if budget is not None and surplus(study, trial.number, budget):
             # another worker asked in the same instant and the budget is spent: never train it
@@ -319,7 +346,7 @@ def run_sweep(
     running: list[optuna.Trial] = []
     try:
         while deadline is None or time.perf_counter() < deadline:
-            asked = _ask(study, budget, group)
+            asked = _ask(study, budget, group, deadline)
             if not asked:
                 break
             running = asked
@@ -327,10 +354,19 @@ def run_sweep(
                 told = step.run_one(asked[0]) if len(asked) == 1 and group == 1 else step.run_group(asked)
             running = []
             for frozen in told if isinstance(told, list) else [told]:
+                if frozen is None:
+                    continue  # taken over by another worker: its retry is the trial's result
                 summary.ran += 1
                 events.trial_done(frozen, retrying(finished, study), budget)
             if on_progress:
                 on_progress()
+    except KeyError:
+        if study_exists(study._storage, study.study_name):
+            raise
+        raise SweepnnError(
+            f"study '{recipe.name}' was deleted while this run was running it (by a run with --fresh?);"
+            " this run stops. Its trials are gone with the study."
+        ) from None
     except KeyboardInterrupt as e:
         for trial in running:
             if trial.number not in {t.number for t in study.get_trials(states=(TrialState.RUNNING,))}:

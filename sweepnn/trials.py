@@ -13,9 +13,11 @@ import time
 from typing import Any
 
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from sweepnn.config import Recipe
+from sweepnn.errors import notice
 from sweepnn.samplers import TrialSuggest
 from sweepnn.space import sample
 from sweepnn.storage import retrying
@@ -45,7 +47,10 @@ class Step:
             self.events.epoch_done(trial.number, epoch, self.recipe.train.epochs, metrics)
             if len(self.objectives) > 1:
                 return False  # Optuna cannot prune multi-objective studies
-            trial.report(metrics[self.objectives[0].metric], epoch)
+            try:
+                trial.report(metrics[self.objectives[0].metric], epoch)
+            except UpdateFinishedTrialError:
+                raise TakenOver(trial.number) from None  # stop training it: its result would be dropped
             return trial.should_prune()
 
         return report
@@ -60,7 +65,7 @@ class Step:
     def data_for(self, cfg: Recipe):
         return self.data if cfg.data == self.recipe.data else None  # a searched data option loads its own
 
-    def run_one(self, trial: optuna.Trial) -> FrozenTrial:
+    def run_one(self, trial: optuna.Trial) -> FrozenTrial | None:
         """Sample one trial, train it, and tell the study its value and outcome."""
         from sweepnn.repeats import train_repeats
         from sweepnn.trainer import train
@@ -76,12 +81,12 @@ class Step:
             return self.failed(trial, e, time.perf_counter() - t0)
         return self.conclude(trial, result, time.perf_counter() - t0)
 
-    def run_group(self, trials: list[optuna.Trial]) -> list[FrozenTrial]:
+    def run_group(self, trials: list[optuna.Trial]) -> list[FrozenTrial | None]:
         """Sample the trials, train those of one shape as stacked groups and the rest alone."""
         from sweepnn.groups import group_key, train_group
 
         t0 = time.perf_counter()
-        done: list[FrozenTrial] = []
+        done: list[FrozenTrial | None] = []
         groups: dict[Any, list[tuple[optuna.Trial, Recipe]]] = {}
         for trial in trials:
             try:
@@ -111,7 +116,7 @@ class Step:
                 done.append(self.conclude(trial, result, time.perf_counter() - t0))
         return done
 
-    def _train_alone(self, trial: optuna.Trial, cfg: Recipe) -> FrozenTrial:
+    def _train_alone(self, trial: optuna.Trial, cfg: Recipe) -> FrozenTrial | None:
         from sweepnn.trainer import train
 
         t0 = time.perf_counter()
@@ -121,14 +126,16 @@ class Step:
             return self.failed(trial, e, time.perf_counter() - t0)
         return self.conclude(trial, result, time.perf_counter() - t0)
 
-    def failed(self, trial: optuna.Trial, e: Exception, seconds: float) -> FrozenTrial:
+    def failed(self, trial: optuna.Trial, e: Exception, seconds: float) -> FrozenTrial | None:
         release_memory(self.device)
+        if isinstance(e, TakenOver):
+            return dropped(trial)
         why = f"{type(e).__name__}: {e}"
         self.summary.failures.append(f"trial {trial.number}: {why}")
         attrs = {"outcome": "failed", "reason": why, "seconds": seconds}
         return record(self.study, trial, attrs, state=TrialState.FAIL)
 
-    def conclude(self, trial: optuna.Trial, result: TrialResult, seconds: float) -> FrozenTrial:
+    def conclude(self, trial: optuna.Trial, result: TrialResult, seconds: float) -> FrozenTrial | None:
         """Tell the study a trained trial's value (or that it was pruned or diverged)."""
         values = [result.metrics.get(o.metric) for o in self.objectives]
         finite = all(isinstance(v, float | int) and math.isfinite(v) for v in values)
@@ -139,19 +146,39 @@ class Step:
         attrs = {**result_attrs(result), "seconds": seconds}
         if result.outcome in TRAINED:  # stalled or overfitting trials still have a score
             frozen = record(self.study, trial, attrs, values=values)
-            top = retrying(top_numbers, self.study, self.recipe)
-            self.summary.leaders.offer(frozen.number, result.model, top)
+            if frozen is not None:
+                top = retrying(top_numbers, self.study, self.recipe)
+                self.summary.leaders.offer(frozen.number, result.model, top)
             return frozen
         if result.outcome == "pruned":
             return record(self.study, trial, attrs, state=TrialState.PRUNED)
         return record(self.study, trial, attrs, state=TrialState.FAIL)  # diverged: kept with its reason
 
 
-def record(study: optuna.Study, trial: optuna.Trial, attrs: dict[str, Any], **tell) -> FrozenTrial:
-    """A trial's result into the storage, waiting out a database that is restarting."""
-    for k, v in attrs.items():
-        retrying(trial.set_user_attr, k, v)
-    return retrying(study.tell, trial, skip_if_finished=True, **tell)
+class TakenOver(Exception):
+    """The trial being trained was finished meanwhile by another worker, which took this one for
+    dead (it was stopped, SIGSTOP, or cut off from the storage past the grace period) and retried it."""
+
+    def __init__(self, number: int):
+        super().__init__(f"trial {number} was taken over by another worker")
+
+
+def record(study: optuna.Study, trial: optuna.Trial, attrs: dict[str, Any], **tell) -> FrozenTrial | None:
+    """A trial's result into the storage, waiting out a database that is restarting; None when the
+    trial was meanwhile recorded as crashed by another worker (whose retry of it stands)."""
+    try:
+        for k, v in attrs.items():
+            retrying(trial.set_user_attr, k, v)
+        return retrying(study.tell, trial, skip_if_finished=True, **tell)
+    except UpdateFinishedTrialError:
+        return dropped(trial)
+
+
+def dropped(trial: optuna.Trial) -> None:
+    notice(
+        f"trial {trial.number}: another worker recorded it as crashed while this one was silent (stopped"
+        " or cut off past the grace period) and retried it; this worker drops its result and goes on"
+    )
 
 
 def release_memory(device) -> None:

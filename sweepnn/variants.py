@@ -12,12 +12,28 @@ from sweepnn.config import Recipe
 from sweepnn.errors import InputError
 from sweepnn.locations import dotted
 from sweepnn.options.search import PRUNERS
+from sweepnn.untrusted import REORDERING
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, but a text holding a bidirectional control is double-quoted, where the
+    control can be written as an escape (YAML escapes the other control characters itself)."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if REORDERING.search(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
 
 
 def to_yaml(recipe: Recipe, header: str = "") -> str:
-    """A recipe as YAML that `load` reads back to an equal recipe."""
+    """A recipe as YAML that `load` reads back to an equal recipe, with no control character raw in
+    it: a description's escape sequences are YAML escapes (\\e), so `cat` shows them as text."""
     data = recipe.model_dump(mode="json", exclude_none=True)
-    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    body = REORDERING.sub(lambda m: f"\\u{ord(m.group()):04x}", body)  # only in double-quoted text
     return (header + "\n" if header else "") + body
 
 

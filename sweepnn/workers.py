@@ -40,6 +40,10 @@ def plan(n: int, device: str, devices: list[str] | None, threads: int | None) ->
         gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
         devices = [f"cuda:{i}" for i in range(gpus)] if gpus > 1 else None
     pool = devices or [device]
+    from sweepnn.devices import resolve_device
+
+    for name in dict.fromkeys(pool):  # a device a worker cannot use is bad input, before any worker starts
+        resolve_device(name)
     per = threads or auto_threads(n)
     return [Worker(i, pool[i % len(pool)], per) for i in range(n)]
 
@@ -54,6 +58,9 @@ class Pool:
         spec = self.logs / "recipe.yaml"
         spec.write_text(to_yaml(recipe, "# the recipe every worker of this run runs"), encoding="utf-8")
         self.procs: list[tuple[Worker, subprocess.Popen, Path]] = []
+        self.problems: list[str] = []  # a line for each worker that ended badly
+        self._seen: set[int] = set()  # the workers whose end has been looked at
+        self.interrupted = False
         for w in workers:
             log = self.logs / f"worker-{w.index}.log"
             cmd = [sys.executable, "-m", "sweepnn", "run", str(spec), "--worker", "--quiet"]
@@ -66,16 +73,61 @@ class Pool:
             self.procs.append((w, proc, log))
 
     def interrupt(self, sig: int = signal.SIGTERM) -> None:
-        """Pass an interruption on: each worker records its running trial as interrupted and stops."""
+        """Pass an interruption on: each worker records its running trial as interrupted and stops.
+
+        SIGCONT follows, so a worker someone stopped (SIGSTOP, Ctrl-Z) gets the signal too."""
+        self.interrupted = True
         for _, proc, _ in self.procs:
             if proc.poll() is None:
                 proc.send_signal(sig)
+                proc.send_signal(signal.SIGCONT)
 
-    def wait(self) -> list[str]:
-        """Wait for every worker; a line for each that did not end well."""
-        problems = []
+    def check(self) -> list[str]:
+        """A line for each worker that ended badly since the last check, while the run goes on."""
+        fresh = []
         for w, proc, log in self.procs:
-            code = proc.wait()
-            if code not in (0, 130, 143):
-                problems.append(f"worker {w.index} exited with code {code}; see {log}")
-        return problems
+            code = proc.poll()
+            if code is not None and w.index not in self._seen:
+                self._seen.add(w.index)
+                if self._bad(code):
+                    self.problems.append(_problem(w, code, log))
+                    fresh.append(self.problems[-1])
+        return fresh
+
+    def wait(self, timeout: float | None = None) -> list[str]:
+        """Wait for every worker (one still running after `timeout` seconds is killed); a line for
+        each that did not end well."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for w, proc, log in self.procs:
+            try:
+                code = proc.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = proc.wait()
+            if w.index not in self._seen:
+                self._seen.add(w.index)
+                if self._bad(code):
+                    self.problems.append(_problem(w, code, log))
+        return list(self.problems)
+
+    def _bad(self, code: int) -> bool:
+        """0 is a worker that finished; 130 and 143 one that an interruption of this run stopped."""
+        return code != 0 and not (self.interrupted and code in (130, 143))
+
+
+def _problem(w: Worker, code: int, log: Path) -> str:
+    how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+    return f"worker {w.index} {how}{_last_words(log)}; its log: {log}"
+
+
+def _last_words(log: Path) -> str:
+    """The last line a worker wrote (its error, as a rule), for the message that reports it."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
+            lines = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return f": {lines[-1]}" if lines else ""

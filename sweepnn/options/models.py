@@ -20,6 +20,11 @@ class ModelSpec(Spec):
 
 
 Rate = Annotated[float, Field(ge=0, lt=1)]
+# Units of one layer, channels of one block: torch refuses a negative size only when the net is built,
+# in a trial; so the bound of `width` holds for each entry of a list too, and a list has at most as
+# many entries as `depth` allows layers.
+Units = Annotated[int, Field(ge=1, le=65536)]
+LAYERS_MAX = 64
 
 
 def hidden_widths(p) -> list[int]:
@@ -61,11 +66,15 @@ MODELS: Registry[ModelSpec] = Registry(
             build=_mlp,
             check=_check_mlp,
             fields={
-                "depth": (int, Field(2, ge=0, le=64, description="hidden layers")),
+                "depth": (int, Field(2, ge=0, le=LAYERS_MAX, description="hidden layers")),
                 "width": (int, Field(128, ge=1, le=65536, description="units per hidden layer")),
                 "widths": (
-                    list[int] | None,
-                    Field(None, description="units per hidden layer, overrides depth/width"),
+                    list[Units] | None,
+                    Field(
+                        None,
+                        max_length=LAYERS_MAX,
+                        description="units per hidden layer, overrides depth/width",
+                    ),
                 ),
                 "activation": (ACTIVATIONS.type_for("relu"), ACTIVATIONS.default("relu")),
                 "norm": (NORMS.type_for("none"), NORMS.default("none")),
@@ -87,7 +96,10 @@ MODELS: Registry[ModelSpec] = Registry(
             build=_cnn,
             check=_check_cnn,
             fields={
-                "channels": (list[int], Field([32, 64], description="output channels of each conv block")),
+                "channels": (
+                    list[Units],
+                    Field([32, 64], max_length=LAYERS_MAX, description="output channels of each conv block"),
+                ),
                 "kernel": (int, Field(3, ge=1, le=15, description="kernel size (odd keeps the length)")),
                 "pool": (
                     Literal["max", "avg", "none"],
