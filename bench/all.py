@@ -237,6 +237,21 @@ def compare_figures(rows: list[dict]) -> list[Figure]:
     ]
 
 
+def restart_figures(rows: list[dict]) -> list[Figure]:
+    r = _last(rows, "figure")
+    med, worst, ratio = r["median_seconds"], r["worst_seconds"], r["vs_clean"]
+    return [
+        Figure(
+            f"start to first trial {case}, default journal ({r['rounds']} starts)",
+            f"{med[case]} s median, {worst[case]} s worst; {ratio[case]}x a clean start ({med['clean']} s)",
+            "within seconds of a clean start (issue 12)",
+            worst[case] < 10 * med["clean"],
+        )
+        for case in med
+        if case != "clean"
+    ]
+
+
 def groups_figures(rows: list[dict]) -> list[Figure]:
     return [
         Figure(
@@ -301,6 +316,7 @@ BENCHES = {
     "groups": Bench("groups.py", ["--profile"], "vectorized trial groups", groups_figures),
     "quickstart": Bench("quickstart.py", [], "the quickstart end to end", quickstart_figures),
     "gpu": Bench("gpu.py", [], "the CNN trainer on a GPU", gpu_figures),
+    "restart": Bench("restart.py", [], "a run's start after a crash", restart_figures),
 }
 
 # --full: the references' own budgets where the defaults shrink them (about 15 minutes more)
