@@ -23,6 +23,7 @@ from sweepnn.config import Recipe
 from sweepnn.errors import InputError, did_you_mean
 from sweepnn.paths import all_paths, base_type, closest_path, resolve
 from sweepnn.space import apply, plan
+from sweepnn.trial_result import state_counts
 
 NA = "n/a"  # the value of a path that does not exist in a trial's configuration (momentum under adam)
 # A numeric path with more distinct values than this (a float range) is grouped into quartiles.
@@ -99,17 +100,17 @@ def summaries(storage) -> pd.DataFrame:
         recipe = recipe_of(s)
         direction = s.directions[0].name.lower()
         metric = recipe.search.objectives[0].metric if recipe else "value"
-        by_state = {"complete": 0, "pruned": 0, "failed": 0, "running": 0}
-        for t in trials:
-            state = {"FAIL": "failed", "WAITING": "running"}.get(t.state.name, t.state.name.lower())
-            by_state[state] += 1
+        # the counts every command shows (sweepnn.trial_result); a trial waiting to start is running
+        by_state = {"complete": 0, "pruned": 0, "failed": 0, "running": 0, "interrupted": 0, "crashed": 0}
+        for state, n in state_counts(trials).items():
+            by_state[{"waiting": "running"}.get(state, state)] += n
         complete = [t for t in trials if t.state.name == "COMPLETE" and t.values]
         pick = max if direction == "maximize" else min
         best = pick(complete, key=lambda t: t.values[0]) if complete else None
         rows.append(
             {
                 "study": s.study_name,
-                "trials": len(trials),
+                "trials": sum(by_state.values()),
                 **by_state,
                 "objective": f"{metric} ({direction[:3]})",
                 "best": best.values[0] if best else None,
@@ -123,6 +124,8 @@ def summaries(storage) -> pd.DataFrame:
         "pruned",
         "failed",
         "running",
+        # interrupted and crashed trials are no failures: shown apart, where a study has any
+        *(c for c in ("interrupted", "crashed") if any(r[c] for r in rows)),
         "objective",
         "best",
         "best trial",

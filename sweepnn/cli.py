@@ -7,6 +7,7 @@ Heavy modules (torch, optuna, pandas) are imported inside commands, so `sweepnn 
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -18,10 +19,32 @@ from rich.console import Console
 from sweepnn import __version__
 from sweepnn.errors import RecipeError, SweepnnError
 
+
+def _flags_as_flags(command, ctx) -> None:
+    """An on/off option is shown bare: this Typer writes `<bool>` beside it, which reads as a value
+    it would take (`--smoke true`), and a flag refuses one."""
+    for param in [*command.params, command.get_help_option(ctx)]:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+
+
+class _Group(typer.core.TyperGroup):
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _flags_as_flags(command, ctx)
+        return command
+
+    def format_help(self, ctx, formatter):
+        _flags_as_flags(self, ctx)
+        return super().format_help(ctx, formatter)
+
+
 app = typer.Typer(
+    cls=_Group,
     help="Which training techniques make this network train well? Sweep a YAML recipe with Optuna.",
     no_args_is_help=True,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
@@ -54,11 +77,16 @@ def _main(
     _state["debug"] = debug
 
 
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+
+
 def _errors_to_exit(fn):
-    """SweepnnError -> 'Error: ...' on stderr and its exit code; a traceback only with --debug."""
+    """SweepnnError -> 'Error: ...' on stderr and its exit code; a traceback only with --debug, which
+    each command takes too (`sweepnn run r.yaml --debug`), not only the program."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args, debug: bool = False, **kwargs):
+        _state["debug"] = _state["debug"] or debug
         try:
             return fn(*args, **kwargs)
         except SweepnnError as e:
@@ -76,6 +104,10 @@ def _errors_to_exit(fn):
                 )
             raise typer.Exit(e.exit_code) from None
 
+    signature = inspect.signature(fn, eval_str=True)
+    debug = inspect.Parameter("debug", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=DebugOpt)
+    wrapper.__signature__ = signature.replace(parameters=[*signature.parameters.values(), debug])
+    wrapper.__annotations__ = {p.name: p.annotation for p in wrapper.__signature__.parameters.values()}
     return wrapper
 
 
@@ -140,7 +172,7 @@ def run(
     bars = [parse_bar(text) for text in fail_under or []]  # bad bars are bad input: before any training
     cfg = variants.override(load(recipe), trials=trials, timeout=timeout, seed=seed)
     if smoke:
-        cfg = variants.smoke(cfg)
+        cfg = variants.smoke(cfg, trials=trials, timeout=timeout)  # flags given explicitly win
     from sweepnn.data import read_checked
 
     read_checked(cfg.data)  # bad data fails here, in a moment, before torch is imported
@@ -199,6 +231,7 @@ def validate(
 ) -> None:
     """Check recipes without training: every problem in every file, with line and key path."""
     from sweepnn.recipe import load
+    from sweepnn.untrusted import safe_text
 
     problems, bad_files = 0, 0
     for path in recipes:
@@ -212,10 +245,10 @@ def validate(
         except SweepnnError as e:
             bad_files += 1
             problems += 1
-            typer.echo(f"{path}: {e}", err=True)
+            typer.echo(f"{safe_text(str(path))}: {e}", err=True)
         else:
             if data_problem is None:
-                typer.echo(f"{path}: ok")
+                typer.echo(f"{safe_text(str(path))}: ok")
             else:
                 bad_files += 1
                 problems += 1
@@ -261,8 +294,10 @@ def download(
 ) -> None:
     """Fetch a public dataset's files once, checked against the published checksums (needs a network)."""
     from sweepnn.download import download as fetch
+    from sweepnn.untrusted import rich_line
 
-    written = fetch(name, folder, base_url, log=err_console.print)
+    # a message names URLs and paths: text, not rich markup ("[mirror]" would vanish)
+    written = fetch(name, folder, base_url, log=lambda m: err_console.print(rich_line(m), soft_wrap=True))
     typer.echo(f"{len(written)} files written" if written else "nothing to do: already there")
 
 
@@ -312,6 +347,7 @@ def status(
 
 
 @app.command()
+@_errors_to_exit
 def schema() -> None:
     """Print the JSON Schema of a recipe (for editors: yaml-language-server, VS Code)."""
     from sweepnn.config import recipe_schema
@@ -323,24 +359,44 @@ def schema() -> None:
 @_errors_to_exit
 def options(
     family: Annotated[
-        str | None, typer.Argument(help="One family, e.g. optimizer.", show_default=False)
+        str | None,
+        typer.Argument(help="One family, e.g. optimizer; or fields: the plain settings.", show_default=False),
     ] = None,
-    markdown: Annotated[bool, typer.Option("--markdown", help="The whole reference as Markdown.")] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="The reference (of FAMILY, if given) as Markdown.")
+    ] = False,
 ) -> None:
-    """List every option family, its entries, their parameters and defaults."""
-    if markdown:
-        from sweepnn.catalog import reference_markdown
+    """List the plain fields a recipe sets and searches, and every option family: its entries, their
+    parameters and defaults."""
+    from sweepnn.catalog import FAMILIES, default_text
+    from sweepnn.catalog import family as get_family
 
-        typer.echo(reference_markdown(), nl=False)
+    fields = family is None or family.lower() in ("field", "fields")
+    registries = [] if family and fields else [get_family(family)] if family else list(FAMILIES.values())
+    if markdown:
+        from sweepnn.catalog import fields_markdown, reference_markdown
+
+        # without FAMILY: the option reference alone, as the README holds it
+        typer.echo(fields_markdown() if family and fields else reference_markdown(registries), nl=False)
         return
     from rich.markup import escape
     from rich.table import Table
 
-    from sweepnn.catalog import FAMILIES, default_text
-    from sweepnn.catalog import family as get_family
-
     console = _console()
-    registries = [get_family(family)] if family else list(FAMILIES.values())
+    if fields:
+        from sweepnn.catalog import plain_fields
+
+        rows = plain_fields()
+        table = Table(
+            title=f"fields ({len(rows)}): set them in a recipe, or search them by path in search.space",
+            title_justify="left",
+            header_style="bold",
+        )
+        for col in ("path", "takes", "default", "description"):
+            table.add_column(col, no_wrap=col == "path")
+        for f in rows:
+            table.add_row(f.path, escape(f.kind), escape(default_text(f.default)), escape(f.description))
+        console.print(table)
     for reg in registries:
         table = Table(title=f"{reg.family} ({len(reg)})", title_justify="left", header_style="bold")
         table.add_column("name", no_wrap=True)
@@ -355,7 +411,7 @@ def options(
 
 def main() -> None:
     try:
-        app()
+        app(prog_name="sweepnn")  # also under `python -m sweepnn`: the name help and completion use
     except KeyboardInterrupt:  # outside a sweep (e.g. during start-up): exit quietly, as shells expect
         sys.exit(130)
 

@@ -98,8 +98,6 @@ def _write_parquet(df, path: Path) -> None:
     if importlib.util.find_spec("pyarrow") is None:
         raise InputError("parquet needs pyarrow: pip install 'sweepnn[parquet]'")
     import math
-    import os
-    import tempfile
 
     df = df.copy()
     for col in df.columns:
@@ -108,19 +106,13 @@ def _write_parquet(df, path: Path) -> None:
         kinds = {type(v) for v in df[col] if v is not None and not (isinstance(v, float) and math.isnan(v))}
         if len(kinds) > 1 or kinds - {str, bool, int, float}:
             df[col] = df[col].map(lambda v: None if v is None else str(v))
-    tmp = None
+    from sweepnn.atomic import replacing
+
     try:  # a temporary name, then a rename: a failed write leaves any earlier file whole
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException as e:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise InputError(f"cannot write {path}: {e.strerror or e}") from None
-        raise
+        with replacing(path) as tmp:
+            df.to_parquet(tmp, index=False)
+    except OSError as e:
+        raise InputError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def _open(storage: str | None, results: Path, names: list[str] | None):
@@ -181,7 +173,7 @@ def compare(
     metric = loaded[0].metric
     where = f"{len(df)} completed trials of {', '.join(s.name for s in loaded)}"
     if len(paths) == 1:
-        table = effects.marginal(df, paths[0], direction)
+        table = effects.marginal(df, paths[0], direction, metric)
         shown = _formatted(table)
         if "ci low" in table:  # one column for the interval: people read it as a range
             ci = [

@@ -188,7 +188,9 @@ def classify(history: list[dict[str, float]], chance: float, score: str = "accur
     if ratio is not None and ratio > EXPLODING_RATIO:
         return "exploding", f"gradients grow on the way to the first layer{flow}"
     if val_acc is not None and val_acc <= chance + STALL_MARGIN:
-        return "stalled", f"validation {score} {val_acc:.3f} is no better than chance ({chance:.3f}){flow}"
+        # the rule's margin in its words: 0.558 "no better than" a chance of 0.508 reads as a contradiction
+        how = "is no better than" if val_acc <= chance else f"is within {STALL_MARGIN:g} of"
+        return "stalled", f"validation {score} {val_acc:.3f} {how} chance ({chance:.3f}){flow}"
     if val_acc is not None and train_acc is not None and train_acc - val_acc > OVERFIT_GAP:
         return "overfitting", f"training {score} {train_acc:.3f} vs validation {val_acc:.3f}"
     return "ok", ""

@@ -67,6 +67,9 @@ class SweepDisplay:
             status="",
         )
         until = f" until {self.recipe.search.timeout:g}s have passed" if self.recipe.search.timeout else ""
+        from sweepnn.samplers import budget as decided  # how the budget was decided, said on the first line
+
+        why = decided(self.recipe)[1]
         if resumed:
             if budget is None:
                 self._print(
@@ -78,13 +81,15 @@ class SweepDisplay:
                     rich_line(
                         "Resuming study ",
                         (study, "bold"),
-                        f": {done} of {budget} trials done, {left} to run{until}.",
+                        f": {done} of {budget} trials done, {left} to run{until}"
+                        + (f" ({why})." if why else "."),
                     )
                 )
         else:
             count = "trials" if budget is None else f"{budget} trial{'s' if budget != 1 else ''}"
             sampler = self.recipe.search.sampler.name
-            self._print(rich_line("Study ", (study, "bold"), f": {count} ({sampler} sampler){until}."))
+            how = f"{sampler} sampler" + (f", {why}" if why else "")
+            self._print(rich_line("Study ", (study, "bold"), f": {count} ({how}){until}."))
 
     def trial_started(self, number: int, params: dict[str, Any]) -> None:
         self.progress.update(self.task, status=f"trial {number}")
@@ -104,6 +109,9 @@ class SweepDisplay:
         params = trial.user_attrs.get("params", {})
         shown = " ".join(f"{self.short[k]}={fmt(params[k])}" for k in self.short if k in params)
         style = _STYLE.get(outcome, "white")
+        from sweepnn.repeats import outcome_over_seeds
+
+        outcome = outcome_over_seeds(trial.user_attrs.get("repeats"), outcome)  # 'vanishing 2/3'
         result = f"{self.metric} {fmt(value)}" if value is not None else trial.user_attrs.get("reason", "")
         seconds = trial.user_attrs.get("seconds")
         # the reason and the values are stored text: "[enforce fail at ...]" is shown, never read as markup

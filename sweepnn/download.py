@@ -174,9 +174,10 @@ def _fetch(url: str, target: Path, checksum: str) -> None:
     """Download `url` to `target` through a temporary file beside it, kept only if the checksum matches."""
     algorithm = checksum.partition(":")[0]
     h = hashlib.new(algorithm, usedforsecurity=False)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
+    from sweepnn.atomic import replacing
+
+    with replacing(target, ".part") as tmp:  # a reader never sees a half-written file
+        with open(tmp, "wb") as out:
             try:
                 with urllib.request.urlopen(url, timeout=60) as response:
                     while chunk := response.read(_CHUNK):
@@ -188,18 +189,12 @@ def _fetch(url: str, target: Path, checksum: str) -> None:
                     f"cannot download {url}: {reason}. Check the network, or fetch {target.name} by hand"
                     f" into {target.parent} (its checksum is {checksum})"
                 ) from None
-            out.flush()
-            os.fsync(out.fileno())
         got = f"{algorithm}:{h.hexdigest()}"
         if got != checksum:
             raise InputError(
                 f"checksum mismatch for {url}: expected {checksum}, got {got}; the file was not kept."
                 " The download was corrupted or the mirror serves another file: try again, or another mirror"
             )
-        os.replace(tmp, target)  # atomic: a reader never sees a half-written file
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _extract(archive: Path, root: Path) -> list[Path]:

@@ -21,6 +21,7 @@ from sweepnn.analysis import PathValues, Stored, canonical, completed_frame, lev
 from sweepnn.errors import InputError
 from sweepnn.results import TEST_COLUMNS, best_number, fmt
 from sweepnn.space import short_names
+from sweepnn.trial_result import results_of
 
 ALPHA = 0.05  # a value is "tied" with the best when Welch's test cannot tell them apart at this level
 
@@ -31,14 +32,15 @@ def side_by_side(studies: list[Stored]) -> pd.DataFrame:
     from sweepnn.study import held_out_scores
 
     paths = list(dict.fromkeys(canonical(p) for s in studies for p in s.recipe.search.space))
-    short = short_names(paths)
+    fixed = ["study", "trials", "complete", "objective", "best", "trial", "outcome"]
+    short = short_names(paths, fixed=[*fixed, *TEST_COLUMNS[:2], "epochs", "time (s)"])
     rows = []
     for s in studies:
         trials = s.study.get_trials(deepcopy=False)
         number = best_number(s.study, s.recipe)
         row: dict[str, Any] = {
             "study": s.name,
-            "trials": len(trials),
+            "trials": len(results_of(trials)),
             "complete": sum(t.state.name == "COMPLETE" for t in trials),
             "objective": s.metric,
         }
@@ -61,7 +63,7 @@ def side_by_side(studies: list[Stored]) -> pd.DataFrame:
             }
         )
     tests = [c for c in TEST_COLUMNS[:2] if any(c in r for r in rows)]
-    columns = ["study", "trials", "complete", "objective", "best", "trial", "outcome", *tests]
+    columns = [*fixed, *tests]
     df = pd.DataFrame(rows, columns=[*columns, *short.values(), "epochs", "time (s)"])
     if len({(s.metric, s.direction) for s in studies}) == 1:  # one objective: rank the studies by it
         df = df.sort_values("best", ascending=studies[0].direction == "minimize", kind="stable")
@@ -95,9 +97,20 @@ def _trial_name(df: pd.DataFrame, i: int) -> str:
     return str(df.at[i, "trial"]) if one_study else f"{df.at[i, 'study']}#{df.at[i, 'trial']}"
 
 
-def marginal(df: pd.DataFrame, path: str, direction: str) -> pd.DataFrame:
+def bounds(metric: str) -> tuple[float, float]:
+    """The values a metric can take: an accuracy is a share, R^2 is at most 1, losses and times are
+    never negative. An interval is cut to them (a t-interval of 2 seeds at 0.97 would reach 1.3)."""
+    if metric.endswith("_accuracy"):
+        return 0.0, 1.0
+    if metric.endswith("_r2"):
+        return -math.inf, 1.0
+    return 0.0, math.inf
+
+
+def marginal(df: pd.DataFrame, path: str, direction: str, metric: str = "") -> pd.DataFrame:
     """Per value of `path`: trials, mean, std, best, median rank among all trials (1 is the best), the
-    best trial; with seed repeats also that trial's 95% interval and whether it ties the overall best."""
+    best trial; with seed repeats also that trial's 95% interval (within the `metric`'s bounds) and
+    whether it ties the overall best."""
     minimize = direction == "minimize"
     ranks = df["value"].rank(ascending=minimize, method="min")
     groups, order = levels(df[path])
@@ -121,11 +134,13 @@ def marginal(df: pd.DataFrame, path: str, direction: str) -> pd.DataFrame:
     out = out.reset_index(drop=True)
     seeds = out.pop("_seeds")
     if seeds.notna().any():
-        out = pd.concat([out, _intervals(list(seeds))], axis=1)
+        out = pd.concat([out, _intervals(list(seeds), bounds(metric))], axis=1)
     return out
 
 
-def _intervals(seeds: list[tuple[float, ...] | None]) -> pd.DataFrame:
+def _intervals(
+    seeds: list[tuple[float, ...] | None], limits: tuple[float, float] = (-math.inf, math.inf)
+) -> pd.DataFrame:
     """The 95% t-interval of each row's best trial and Welch's test against row 0 (the best)."""
     from scipy.special import stdtrit  # scipy.special, not scipy.stats: a second less to start
 
@@ -140,7 +155,8 @@ def _intervals(seeds: list[tuple[float, ...] | None]) -> pd.DataFrame:
         half = stdtrit(n - 1, 0.975) * sd / math.sqrt(n)
         p = math.nan if i == 0 else welch_p(seeds[0], s)
         tied = "best" if i == 0 else ("" if math.isnan(p) else ("yes" if p >= ALPHA else "no"))
-        rows.append({"seeds": n, "ci low": mean - half, "ci high": mean + half, "p vs best": p, "tied": tied})
+        low, high = max(mean - half, limits[0]), min(mean + half, limits[1])
+        rows.append({"seeds": n, "ci low": low, "ci high": high, "p vs best": p, "tied": tied})
     return pd.DataFrame(rows)
 
 

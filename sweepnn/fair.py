@@ -14,6 +14,7 @@ from typing import Any
 
 from sweepnn.config import Recipe
 from sweepnn.errors import InputError
+from sweepnn.options.search import SAMPLERS
 from sweepnn.paths import option_name, set_path
 from sweepnn.space import written
 from sweepnn.space_checks import space_problems
@@ -33,6 +34,8 @@ def arms(recipe: Recipe) -> list[tuple[str, Recipe]]:
         return [("", recipe)]
     values = recipe.search.space[path].choices
     budget, timeout = recipe.search.budget, recipe.search.timeout
+    if recipe.search.n_trials is None and SAMPLERS[recipe.search.sampler.name].needs_grid:
+        budget = None  # each arm runs its own whole grid (sweepnn.samplers.budget)
     out = []
     for i, value in enumerate(values):
         raw = written(recipe)

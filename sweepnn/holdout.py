@@ -9,6 +9,7 @@ configuration and seed, which on the CPU reproduces it exactly.
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 import torch
@@ -39,10 +40,40 @@ def score_on_test(
     cfg: Recipe, device: torch.device, weights: dict[str, torch.Tensor] | None
 ) -> dict[str, Any]:
     """{test_loss, test_accuracy (or test_r2)} of one configuration's trained network, or {} when its
-    dataset has no test split. Without `weights` the configuration is trained again first."""
+    dataset has no test split. Without `weights` the configuration is trained again first. With seed
+    repeats, the mean over the seeds (see `score_seeds_on_test`)."""
+    seeds = score_seeds_on_test(cfg, device, weights)
+    if not seeds:
+        return {}
+    return {k: statistics.fmean(s[k] for s in seeds) for k in seeds[0] if k != "seed"}
+
+
+def score_seeds_on_test(
+    cfg: Recipe, device: torch.device, weights: dict[str, torch.Tensor] | None
+) -> list[dict[str, Any]]:
+    """[{seed, test_loss, test_accuracy (or test_r2)}] for each seed of a configuration (one without
+    repeats), or [] when its dataset has no test split. `weights`: the trial's trained networks (with
+    repeats, every seed's, as one ModuleList's state), or None to train them again."""
     data = load_data(cfg.data, device)
     if data.x_test is None:
-        return {}
+        return []
+    k = cfg.search.repeats
+    out = []
+    for r in range(k):
+        seed = cfg.train.seed + r
+        seeded = cfg.model_copy(update={"train": cfg.train.model_copy(update={"seed": seed})})
+        own = weights
+        if weights is not None and k > 1:
+            own = {
+                name.partition(".")[2]: v for name, v in weights.items() if name.split(".", 1)[0] == str(r)
+            }
+        out.append({"seed": seed, **_score(seeded, device, data, own)})
+    return out
+
+
+def _score(
+    cfg: Recipe, device: torch.device, data, weights: dict[str, torch.Tensor] | None
+) -> dict[str, float]:
     if weights is None:
         model = train(cfg, device, data=data).model
     else:

@@ -14,18 +14,14 @@ import pandas as pd
 
 from sweepnn.analysis import Stored
 from sweepnn.charts import bar_chart, line_chart
-from sweepnn.results import best_number, counts, display_frame, fmt, trials_frame
+from sweepnn.results import SHOWN_DIAGNOSTICS as DIAGNOSTICS
+from sweepnn.results import best_number, counts, display_frame, fmt, results_only, trials_frame
 from sweepnn.space import short_names
 from sweepnn.untrusted import safe_text
 
 CURVES = 3  # learning curves drawn: more than three lines of characters no longer read apart
-# Final-epoch diagnostics shown beside the ranked trials (grad first/last comes with display_frame).
-DIAGNOSTICS = {
-    "dead_fraction": "dead",
-    "saturated_fraction": "saturated",
-    "update_ratio": "update",
-    "gap": "gap",
-}
+# DIAGNOSTICS: final-epoch diagnostics shown beside the ranked trials (grad first/last comes with
+# display_frame, which keeps the labels of searched paths off their names).
 
 
 @dataclass(frozen=True)
@@ -81,7 +77,7 @@ def param_importances(study) -> tuple[dict[str, float] | None, str]:
 
 def ranked(report: Report) -> pd.DataFrame:
     """The top trials as people read them: display_frame plus the training-health diagnostics."""
-    df, recipe = report.frame, report.stored.recipe
+    df, recipe = results_only(report.frame), report.stored.recipe
     shown = display_frame(df, recipe, top=report.top)
     for col, name in DIAGNOSTICS.items():
         if col in df and df[col].notna().any():
@@ -94,11 +90,12 @@ def header_lines(report: Report) -> list[str]:
     its objectives, sampler and trials."""
     s = report.stored
     objectives = ", ".join(f"{o.metric} ({o.direction})" for o in s.recipe.search.objectives)
-    states = ", ".join(f"{n} {k}" for k, n in sorted(counts(s.study).items()))
+    by_outcome = counts(s.study)
+    states = ", ".join(f"{n} {k}" for k, n in sorted(by_outcome.items()))
     description = safe_text(s.recipe.description.strip(), multiline=True)
     lines = [f"Study {safe_text(s.name)}" + (f": {description}" if description else "")]
     lines.append(f"objective {objectives}; sampler {s.recipe.search.sampler.name}; ")
-    lines[-1] += f"{len(report.frame)} trials" + (f" ({states})" if states else "")
+    lines[-1] += f"{sum(by_outcome.values())} trials" + (f" ({states})" if states else "")
     return lines
 
 
@@ -150,12 +147,12 @@ def to_json(report: Report) -> dict[str, Any]:
             "values": dict(zip((o.metric for o in s.recipe.search.objectives), t.values, strict=True)),
             "params": t.user_attrs.get("params", {}),
         }
-    top = report.frame.head(report.top)
+    top = results_only(report.frame).head(report.top)
     return {
         "study": s.name,
         "description": s.recipe.description,
         "objectives": [o.model_dump() for o in s.recipe.search.objectives],
-        "trials": len(report.frame),
+        "trials": sum(counts(s.study).values()),
         "counts": counts(s.study),
         "best": best,
         "ranked": json.loads(top.to_json(orient="records", double_precision=15)),

@@ -7,6 +7,9 @@ file beside the journal: the kernel drops it when its holder dies, however it di
 stale lock to wait for. Every append writes whole lines only: a write that fails half-way is cut
 back, and a tail that a crash tore is set aside (in a file beside the journal, which a message names)
 before anything is appended after it, so one torn line never costs the records before it.
+
+Optuna's readers (optuna-dashboard) read the file as before. Writers that are not sweepnn's (a
+script of one's own on the same journal) take Optuna's lock, not this one: they are not excluded.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from optuna.storages.journal import JournalFileBackend
-from optuna.storages.journal._file import BaseJournalFileLock  # the lock interface, not exported
 
 from sweepnn.errors import InputError, SweepnnError, notice
 
@@ -32,67 +37,75 @@ TORN_SUFFIX = ".torn"
 _RECORD = re.compile(rb'\{\s*"op_code"\s*:')
 _SNIFF_BYTES = 64 * 1024  # enough of a first line to tell a journal from another file
 _WAIT_NOTICE_S = 10.0  # say that the lock is held by someone after this long, then every as long again
+_OPEN_WAIT_S = 2.0  # opening waits this long for the lock to mend a torn tail; a reader then goes on
 
 
-class FlockLock(BaseJournalFileLock):
-    """An exclusive `flock` on `<journal>.flock`, held only while records are appended.
+@contextmanager
+def journal_lock(journal: Path, wait_s: float | None = None) -> Iterator[bool]:
+    """An exclusive `flock` on `<journal>.flock`: yields True once held, or False when `wait_s`
+    passed first. Waiting polls with a non-blocking try, so Ctrl-C and SIGTERM always get through.
 
-    flock belongs to the open file, not to the process, so the heartbeat thread and the main thread
-    of one process exclude each other as two processes do. Waiting polls with a non-blocking try, so
-    Ctrl-C and SIGTERM always get through.
+    flock belongs to the open file, so two opens exclude each other in one process as in two. A lock
+    file someone deleted meanwhile would be a lock on a file nobody else opens: it is opened again.
     """
-
-    def __init__(self, journal: str):
-        self.path = journal + LOCK_SUFFIX
-        self._fd: int | None = None
-
-    def acquire(self) -> bool:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    path = str(journal) + LOCK_SUFFIX
+    pause, waited, notice_at = 0.001, 0.0, _WAIT_NOTICE_S
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
         try:
-            pause, waited, notice_at = 0.001, 0.0, _WAIT_NOTICE_S
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if waited >= notice_at:
-                        notice(
-                            f"waited {waited:.0f}s for the journal lock {self.path}; a process writing"
-                            " it is slow or stopped (SIGSTOP); still waiting"
-                        )
-                        notice_at += _WAIT_NOTICE_S
-                    time.sleep(pause)
-                    waited += pause
-                    pause = min(2 * pause, 0.05)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            if wait_s is not None and waited >= wait_s:
+                yield False
+                return
+            if waited >= notice_at:
+                notice(
+                    f"waited {waited:.0f}s for the journal lock {path}; a process writing the journal"
+                    " is slow or stopped (SIGSTOP); still waiting"
+                )
+                notice_at += _WAIT_NOTICE_S
+            time.sleep(pause)
+            waited += pause
+            pause = min(2 * pause, 0.05)
+            continue
         except BaseException:
             os.close(fd)
             raise
-        self._fd = fd
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the last descriptor drops the flock
-            self._fd = None
+        try:
+            moved = os.fstat(fd).st_ino != os.stat(path).st_ino
+        except FileNotFoundError:
+            moved = True
+        if moved:  # deleted (and maybe made anew) while we waited: lock the file the others open
+            os.close(fd)
+            continue
+        try:
+            yield True
+        finally:
+            os.close(fd)  # closing the descriptor drops the flock
+        return
 
 
 class SafeJournalBackend(JournalFileBackend):
-    """Optuna's journal file backend with the lock above and whole-line appends only."""
+    """Optuna's journal file backend, appending whole lines only, under `journal_lock`."""
 
     def __init__(self, path: str):
         check_journal_path(Path(path))
-        super().__init__(path, lock_obj=FlockLock(path))
-        try:
-            with _locked(self._lock):
-                cut_torn_tail(Path(path))
+        super().__init__(path)  # Optuna's own lock object is made there, and never used: see append_logs
+        if _tail_is_whole(Path(path)):
+            return
+        try:  # a torn tail: mend it if the lock comes soon; a reader skips a torn last line anyway
+            with journal_lock(Path(path), wait_s=_OPEN_WAIT_S) as held:
+                if held:
+                    cut_torn_tail(Path(path))
         except OSError as e:
             if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
                 raise
-            # a journal this user may only read: Optuna's reader skips a torn last line itself
+            # a journal this user may only read: nothing to mend
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode()
-        with _locked(self._lock):
+        with journal_lock(Path(self._file_path)):
             cut_torn_tail(Path(self._file_path))  # never append onto a partial line
             fd = os.open(self._file_path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
             try:
@@ -113,17 +126,6 @@ class SafeJournalBackend(JournalFileBackend):
                     raise
             finally:
                 os.close(fd)
-
-
-class _locked:
-    def __init__(self, lock: BaseJournalFileLock):
-        self.lock = lock
-
-    def __enter__(self) -> None:
-        self.lock.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.lock.release()
 
 
 def check_journal_path(path: Path) -> None:
@@ -155,37 +157,63 @@ def check_journal_path(path: Path) -> None:
     )
 
 
+def _tail_is_whole(path: Path) -> bool:
+    """Does the journal end in a whole record (or is it empty)? Reads only its end."""
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        return size == 0 or _whole_end(f, size) == size
+
+
 def cut_torn_tail(path: Path) -> Path | None:
-    """Set aside a last line that is not a whole record (cut short, or garbage); the file it went to.
+    """Mend a journal whose end is not a whole record (a write cut short, garbage, a whole record
+    without its newline, or one run on after a torn one): the whole records there are kept, each on
+    a line of its own, the rest is set aside; the file it went to, or None when nothing was.
 
     Called under the lock, so no write is under way: a line without its newline is one whose write
-    did not finish. Reads only the file's end, unless it is torn.
+    did not finish. Reads only the file's end.
     """
     with open(path, "rb+") as f:
         size = f.seek(0, os.SEEK_END)
-        if size == 0:
-            return None
-        keep = _whole_end(f, size)
+        keep = _whole_end(f, size) if size else 0
         if keep == size:
             return None
         f.seek(keep)
-        if _is_record(f.read(size - keep + 1)):  # a whole record whose write stopped before its newline
-            f.seek(size)
-            f.write(b"\n")
-            f.flush()
-            os.fsync(f.fileno())
-            return None
+        records, junk = salvage(f.read())
         f.seek(keep)
-        torn = f.read()
-        aside = _set_aside(path, torn)
-        f.truncate(keep)
+        f.truncate()
+        f.write(b"".join(r + b"\n" for r in records))
         f.flush()
         os.fsync(f.fileno())
+    if not junk:
+        return None  # whole records that only lacked their newline
+    aside = _set_aside(path, junk)
     notice(
-        f"the journal {path} ended in a torn record ({len(torn)} bytes: a write that did not finish,"
+        f"the journal {path} ended in a torn record ({len(junk)} bytes: a write that did not finish,"
         f" after a full disk or a crash); set aside in {aside}. Every whole record is kept."
     )
     return aside
+
+
+def salvage(data: bytes) -> tuple[list[bytes], bytes]:
+    """The whole journal records in `data` (however they are run together or broken up by other
+    bytes), and what is left of it once they are taken out."""
+    text = data.decode("latin-1")  # one character a byte: positions in the text are positions in data
+    decoder = json.JSONDecoder()
+    records, junk, pos = [], bytearray(), 0
+    for m in _RECORD.finditer(data):
+        if m.start() < pos:
+            continue  # inside a record already kept
+        try:
+            obj, end = decoder.raw_decode(text, m.start())
+        except ValueError:
+            continue
+        if not isinstance(obj, dict) or "op_code" not in obj:
+            continue
+        junk += data[pos : m.start()]
+        records.append(data[m.start() : end])
+        pos = end + 1 if data[end : end + 1] == b"\n" else end  # its own newline is no junk
+    junk += data[pos:]
+    return records, bytes(junk) if junk.strip(b"\n") else b""
 
 
 def _whole_end(f, size: int) -> int:
@@ -225,11 +253,12 @@ def _is_record(line: bytes) -> bool:
 
 
 def repair(path: Path) -> Path | None:
-    """Rewrite a journal with a broken line inside it (an older sweepnn appended onto a torn line);
+    """Rewrite a journal with broken lines inside it (an older sweepnn appended onto a torn line);
     the file the broken parts went to, or None when every line was whole.
 
-    A broken line is a torn record with a whole one run on after it: the whole one is kept, the torn
-    part set aside. Run under the lock, only when Optuna could not read the journal.
+    Every whole record is kept, those run on after a torn one or after each other included, in
+    their order; the rest is set aside. Run under the lock, only when Optuna could not read the
+    journal. The new journal replaces the old one whole (written, synced, renamed over it).
     """
     kept, aside = bytearray(), bytearray()
     with open(path, "rb") as f:
@@ -237,19 +266,24 @@ def repair(path: Path) -> Path | None:
             if line.endswith(b"\n") and _is_record(line):
                 kept += line
                 continue
-            starts = [m.start() for m in _RECORD.finditer(line)]
-            tail = next(
-                (line[s:] for s in reversed(starts) if line.endswith(b"\n") and _is_record(line[s:])), b""
-            )
-            kept += tail
-            piece = line[: len(line) - len(tail)]
-            aside += piece if piece.endswith(b"\n") else piece + b"\n"
+            records, junk = salvage(line)
+            kept += b"".join(r + b"\n" for r in records)
+            aside += junk if junk.endswith(b"\n") or not junk else junk + b"\n"
     if not aside:
         return None
     target = _set_aside(path, bytes(aside))
     tmp = path.with_name(path.name + ".repairing")
-    tmp.write_bytes(bytes(kept))
+    with open(tmp, "wb") as out:
+        out.write(bytes(kept))
+        out.flush()
+        os.fsync(out.fileno())
+    shutil.copymode(path, tmp)  # a journal shared by a group stays writable by it
     os.replace(tmp, path)
+    dirfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dirfd)  # the rename itself survives a power loss
+    finally:
+        os.close(dirfd)
     notice(f"the journal {path} had broken lines; set aside in {target}. Every whole record is kept.")
     return target
 
@@ -274,8 +308,19 @@ def open_journal(path: Path) -> Any:
     try:
         return storage()
     except ValueError as e:  # json.JSONDecodeError is one, as is Optuna's "Invalid log format"
-        with _locked(FlockLock(str(path))):
-            fixed = repair(path)
-        if fixed is None:
+        with journal_lock(path):
+            repair(path)  # None: another process repaired it first, or the fault is elsewhere
+        try:
+            return storage()
+        except ValueError:
             raise InputError(f"cannot read the journal {path}: {e}") from None
-        return storage()
+
+
+__all__ = [
+    "SafeJournalBackend",
+    "check_journal_path",
+    "cut_torn_tail",
+    "journal_lock",
+    "open_journal",
+    "repair",
+]

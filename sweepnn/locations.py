@@ -134,10 +134,81 @@ def _message(err: dict[str, Any], loc: Loc, raw: Any, root: type[BaseModel] | No
             f"a study name starts with a letter or digit and has only letters, digits, '.', '_' and '-'"
             f" (got {shown(err.get('input'))})"
         )
+    if kind in _EXPECTED or kind in ("model_type", "model_attributes_type"):
+        return f"expected {_expected(kind, ctx, loc)}, got {found(err.get('input'))}"
     msg = err["msg"].removeprefix("Value error, ")
-    if kind.endswith(("_type", "_parsing")) or kind in ("literal_error", "enum", "finite_number"):
+    if kind.endswith(("_type", "_parsing")) or kind in _SAYS_GOT:
         msg += f" (got {shown(err.get('input'))})"
     return msg
+
+
+# What a recipe calls the kind of value a field takes, by pydantic's error type.
+_EXPECTED = {
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "text",
+    "list_type": "a list",
+    "dict_type": "a mapping (key: value, ...)",
+}
+
+# Errors whose pydantic message says what is valid but not what the recipe holds.
+_SAYS_GOT = (
+    "literal_error",
+    "enum",
+    "finite_number",
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+    "multiple_of",
+    "too_short",
+    "too_long",
+    "string_too_short",
+    "string_too_long",
+)
+
+
+def found(value: Any) -> str:
+    """A value as the recipe spells it, with its kind where the kind is the point (`'3'` is text)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null (nothing)"
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return f"the text {shown(value)}"
+        return f"the text {shown(value)} (quoted, so not a number: write it without quotes)"
+    if isinstance(value, list):
+        return f"a list {shown(value)}"
+    if isinstance(value, Mapping):
+        return f"a mapping {shown(value)}"
+    return shown(value)
+
+
+def _expected(kind: str, ctx: Mapping[str, Any], loc: Loc) -> str:
+    """What the field at `loc` takes, in a recipe's words: for a section or an option, its shape."""
+    if loc[-2:-1] == ("space",) and loc[:1] == ("search",):
+        return (
+            "a range {low: ..., high: ...} or a list of choices [a, b, ...] (to fix"
+            f" {loc[-1]} at one value, set it outside search.space)"
+        )
+    if loc == ("search", "space"):
+        return "a mapping of dotted paths to ranges or choices (train.optimizer.lr: {low: 1e-4, high: 0.1})"
+    if kind in _EXPECTED:
+        return _EXPECTED[kind]
+    names = _option_names(loc)
+    if names:
+        return f"an option's name ({choices_text(names)}) or a mapping {{name: ..., parameter: value}}"
+    if "objective" in loc[-2:]:
+        return "a metric's name or a mapping {metric: ..., direction: ...}"
+    return "a mapping (key: value, ...)"
 
 
 def _option_names(loc: Loc) -> list[str]:

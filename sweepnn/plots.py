@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sweepnn.analysis import Stored, canonical, levels
+from sweepnn.atomic import replacing
 from sweepnn.errors import InputError, SweepnnError
 from sweepnn.results import best_number, fmt, trials_frame
 from sweepnn.untrusted import plot_text
@@ -49,7 +50,8 @@ def write_plots(stored: Stored, folder: Path) -> tuple[list[Path], list[str]]:
             if isinstance(fig, str):
                 skipped.append(f"{name}: {fig}")
                 continue
-            fig.savefig(folder / f"{name}.png", dpi=100)
+            with replacing(folder / f"{name}.png") as tmp:
+                fig.savefig(tmp, dpi=100, format="png")
             plt.close(fig)
             written.append(folder / f"{name}.png")
     except OSError as e:

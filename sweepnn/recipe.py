@@ -7,6 +7,7 @@ as `1e-3` (YAML 1.1 reads them as strings) are read as numbers, as YAML 1.2 does
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import stat
@@ -27,7 +28,7 @@ from sweepnn.limits import (
     YAML_NODES_MAX,
     YAML_NUMBER_CHARS_MAX,
 )
-from sweepnn.locations import Loc, dotted, explain, shown
+from sweepnn.locations import Loc, dotted, explain, raw_loc, shown
 from sweepnn.space_checks import space_problems
 
 
@@ -124,12 +125,30 @@ class _Loader(yaml.SafeLoader):
         return node
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    # a digit before the exponent, as YAML 1.2 asks: `-e5` and `.e5` stay text
-    re.compile(r"^[-+]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)[eE][-+]?\d+$"),
-    list("-+0123456789."),
-)
+# a digit before the exponent, as YAML 1.2 asks: `-e5` and `.e5` stay text
+_EXPONENT = re.compile(r"^[-+]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)[eE][-+]?\d+$")
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT, list("-+0123456789."))
+
+
+def _validate(raw: dict[str, Any]) -> Recipe:
+    """Strict validation, with one documented leniency: a float written in quotes in exponent form
+    (`lr: '1e-3'`, as YAML 1.1 tools write it) is that float, where a float is asked for."""
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as e:
+        fixed, changed = copy.deepcopy(raw), False
+        for err in e.errors():
+            value = err.get("input")
+            if err["type"] == "float_type" and isinstance(value, str) and _EXPONENT.match(value.strip()):
+                loc, _ = raw_loc(tuple(err["loc"]), raw)
+                node = fixed
+                for part in loc[:-1]:
+                    node = node[part]
+                node[loc[-1]] = float(value)
+                changed = True
+        if not changed:
+            raise
+    return Recipe.model_validate(fixed)
 
 
 # The tags of plain data, the only ones a recipe may use, spelled out or implied.
@@ -258,8 +277,12 @@ def _line(marks: Mapping[Loc, tuple[int, int]], loc: Loc) -> tuple[int | None, i
 def load_text(text: str, file: str, default_name: str | None = None) -> Recipe:
     """Validate recipe text; raise RecipeError listing every problem found."""
     raw, marks, problems = parse_yaml(text, file)
-    if raw is None:
-        raw = {}
+    if raw is None:  # nothing, comments only, or `null`: not a default sweep nobody asked for
+        empty = (
+            "the recipe is empty; a recipe is a mapping of sections (data, model, train, search),"
+            " e.g. data: {name: spirals}"
+        )
+        raise RecipeError([*problems, Problem(file, None, None, "", empty)])
     if not isinstance(raw, dict):
         raise RecipeError(
             [Problem(file, 1, 1, "", "a recipe is a mapping of sections (data, model, train, search)")]
@@ -282,7 +305,7 @@ def load_text(text: str, file: str, default_name: str | None = None) -> Recipe:
     recipe = None
     more: list[str] = []  # how many problems were left unexplained, said last
     try:
-        recipe = Recipe.model_validate(raw)
+        recipe = _validate(raw)
     except ValidationError as e:
         # a value YAML could not read was said to be unreadable: that it is then missing is not news
         tagged = {p.path for p in problems if p.message.startswith(_UNREAD)}

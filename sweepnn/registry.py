@@ -34,9 +34,13 @@ REQUIRED = _Required()
 
 class Frozen(BaseModel):
     """Base of every configuration node: immutable, unknown keys are an error, and so are the
-    infinite and NaN numbers YAML can spell (`.inf`, `1e400`): no setting means them."""
+    infinite and NaN numbers YAML can spell (`.inf`, `1e400`): no setting means them.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    Strict: a value is taken as written, never converted (`true` is not a batch size of 1, `"3"` is
+    not 3 epochs). A whole number is still a number where a float is asked for (`lr: 1`), and
+    `1e-3` is a float because the loader reads it as one (sweepnn.recipe)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class OptionParams(Frozen):

@@ -8,8 +8,6 @@ crash or kill during a write leaves the previous version whole.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,46 +15,39 @@ from typing import Any
 import pandas as pd
 
 from sweepnn.analysis import label
+from sweepnn.atomic import atomic_write
 from sweepnn.config import Recipe
+from sweepnn.datasets import task_of
 from sweepnn.errors import SweepnnError
+from sweepnn.options.metrics import METRICS
 from sweepnn.space import apply, short_names
+from sweepnn.trial_result import ATTR_STARTUP, outcome_counts, retried, state_of
 from sweepnn.untrusted import md_cell, safe_frame, safe_text
 from sweepnn.variants import to_yaml
 
-METRIC_COLUMNS = ("val_accuracy", "val_loss", "train_accuracy", "train_loss", "train_time")
 # Scores on the test split, for the best trials only (see sweepnn.holdout).
 TEST_COLUMNS = ("test_accuracy", "test_r2", "test_loss")
 # Training-health diagnostics of the final epoch (see sweepnn.diagnostics).
 DIAGNOSTIC_COLUMNS = ("grad_ratio", "dead_fraction", "saturated_fraction", "update_ratio", "gap")
+# The diagnostics `show` adds to the ranked table (sweepnn.inspection), by the names it shows them under.
+SHOWN_DIAGNOSTICS = {
+    "dead_fraction": "dead",
+    "saturated_fraction": "saturated",
+    "update_ratio": "update",
+    "gap": "gap",
+}
 
 
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are ordinary files
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _state(t) -> str:
-    """Optuna's state in lowercase; a trial cut short by Ctrl-C or SIGTERM is 'interrupted'."""
-    if t.user_attrs.get("outcome") == "interrupted":
-        return "interrupted"
-    return {"FAIL": "failed"}.get(t.state.name, t.state.name.lower())
+def metric_columns(recipe: Recipe) -> list[str]:
+    """The metrics a trial of this recipe records, in the registry's order: those of its task and
+    those every task records (a regression study has val_r2 and no accuracy)."""
+    task = task_of(recipe.data)
+    return [name for name, spec in METRICS.items() if spec.task in (None, task)]
 
 
 def _outcome(t) -> str:
     """sweepnn's diagnosis: ok, stalled, saturated, ..., diverged, pruned, failed, interrupted."""
-    return t.user_attrs.get("outcome") or _state(t)
+    return t.user_attrs.get("outcome") or state_of(t)
 
 
 def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
@@ -68,13 +59,23 @@ def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
 
     tested = held_out_scores(study)
     repeats = recipe.search.repeats
+    if repeats > 1:  # every seed's network scored on the test split: the spread beside the mean
+        from sweepnn.repeats import outcome_over_seeds
+        from sweepnn.study import held_out_spread
+
+        spread = held_out_spread(study)
+    metric_cols = metric_columns(recipe)
+    again = retried(study.get_trials(deepcopy=False))  # attempts trained again: history, never ranked
     rows = []
     for t in study.get_trials(deepcopy=False):
         if t.user_attrs.get("outcome") == "surplus":  # asked for after the budget ran out, never trained
             continue
         params = t.user_attrs.get("params", t.params)
         metrics = t.user_attrs.get("metrics") or {}
-        row: dict[str, Any] = {"number": t.number, "state": _state(t), "outcome": _outcome(t)}
+        outcome = _outcome(t)
+        if repeats > 1:  # the outcome over the seeds: 'vanishing 2/3'
+            outcome = outcome_over_seeds(t.user_attrs.get("repeats"), outcome)
+        row: dict[str, Any] = {"number": t.number, "state": state_of(t), "outcome": outcome}
         for i, o in enumerate(objectives):
             value = t.values[i] if t.values is not None else None
             if value is None and t.state.name == "PRUNED" and len(objectives) == 1 and t.intermediate_values:
@@ -86,13 +87,17 @@ def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
             row["pareto"] = t.number in pareto
         for path in paths:
             row[path] = params.get(path)
-        for m in (*METRIC_COLUMNS, *DIAGNOSTIC_COLUMNS):
+        for m in (*metric_cols, *DIAGNOSTIC_COLUMNS):
             row[m] = metrics.get(m)
         for m in TEST_COLUMNS:
             row[m] = tested.get(t.number, {}).get(m)
+            if repeats > 1:
+                row[f"{m}.std"] = spread.get(t.number, {}).get(m)
         row["epochs"] = t.user_attrs.get("epochs")
         row["seconds"] = t.user_attrs.get("seconds")
         row["reason"] = t.user_attrs.get("reason", "")
+        if again:
+            row["retried_as"] = again.get(t.number)
         rows.append(row)
     columns = [
         "rank",
@@ -106,16 +111,24 @@ def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
         ),
         *(["pareto"] if pareto else []),
         *paths,
-        *METRIC_COLUMNS,
-        *(c for c in TEST_COLUMNS if any(c in v for v in tested.values())),
+        *metric_cols,
+        *(
+            c
+            for m in TEST_COLUMNS
+            if any(m in v for v in tested.values())
+            for c in (m, *([f"{m}.std"] if repeats > 1 else []))
+        ),
         *DIAGNOSTIC_COLUMNS,
         "epochs",
         "seconds",
         "reason",
+        *(["retried_as"] if again else []),
     ]
     df = pd.DataFrame(rows, columns=[c for c in columns if c != "rank"])
     if df.empty:
         return pd.DataFrame(columns=columns)
+    if again:
+        df["retried_as"] = df["retried_as"].astype("Int64")
     return _rank(df, recipe, bool(pareto))
 
 
@@ -128,6 +141,8 @@ def _rank(df: pd.DataFrame, recipe: Recipe, pareto: bool) -> pd.DataFrame:
     col = f"objective.{first.metric}"
     # Completed trials by objective, then pruned ones by the value they reached, then the rest.
     tier = df["state"].map({"complete": 0, "pruned": 1}).fillna(2)
+    if "retried_as" in df:  # attempts trained again: history, after every result
+        tier = tier.where(df["retried_as"].isna(), 3)
     sign = -1 if first.direction == "maximize" else 1
     key = pd.to_numeric(df[col], errors="coerce") * sign
     order = pd.DataFrame(
@@ -205,10 +220,17 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def results_only(df: pd.DataFrame) -> pd.DataFrame:
+    """The trials frame without attempts that were trained again: those are history (trials.csv
+    keeps them, with their state), not results, so no ranked table or report shows them."""
+    if "retried_as" not in df:
+        return df
+    return df[df["retried_as"].isna()].reset_index(drop=True)
+
+
 def display_frame(df: pd.DataFrame, recipe: Recipe, top: int | None = None) -> pd.DataFrame:
     """The ranked table as people read it: short parameter names, formatted numbers, no CSV-only columns."""
     paths = list(recipe.search.space)
-    short = short_names(paths)
     objective_cols = [c for c in df.columns if c.startswith("objective.") and not c.endswith(".std")]
     keep = [
         "rank",
@@ -225,23 +247,22 @@ def display_frame(df: pd.DataFrame, recipe: Recipe, top: int | None = None) -> p
         # the diagnostic that tells the failures apart: gradient flow from the last layer to the first
         *(["grad_ratio"] if "grad_ratio" in df and df["grad_ratio"].notna().any() else []),
     ]
+    df = results_only(df)
     out = df[keep].head(top) if top else df[keep]
     formatted = out.map(fmt) if hasattr(out, "map") else out.applymap(fmt)
-    for c in objective_cols:  # seed repeats: mean ± std over the seeds
-        if f"{c}.std" in df:
+    for c in (*objective_cols, *TEST_COLUMNS[:2]):  # seed repeats: mean ± std over the seeds
+        if c in formatted and f"{c}.std" in df:
             std = df[f"{c}.std"].head(len(out)).map(lambda v: f"{v:.2g}" if pd.notna(v) else "")
             formatted[c] = [f"{m} ± {s}" if s else m for m, s in zip(formatted[c], std, strict=True)]
-    out = formatted
-    out = out.rename(
-        columns={
-            "number": "trial",
-            "seconds": "time (s)",
-            "grad_ratio": "grad first/last",
-            **{c: c.removeprefix("objective.") for c in objective_cols},
-            **short,
-        }
-    )
-    return out
+    renamed = {
+        "number": "trial",
+        "seconds": "time (s)",
+        "grad_ratio": "grad first/last",
+        **{c: c.removeprefix("objective.") for c in objective_cols},
+    }
+    # a searched path's label never takes the name of one of the table's own columns
+    fixed = [*(renamed.get(c, c) for c in keep if c not in paths), *SHOWN_DIAGNOSTICS.values()]
+    return formatted.rename(columns={**renamed, **short_names(paths, fixed=fixed)})
 
 
 def _numeric(column: pd.Series) -> bool:
@@ -250,11 +271,8 @@ def _numeric(column: pd.Series) -> bool:
 
 
 def counts(study) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for t in study.get_trials(deepcopy=False):
-        if _outcome(t) != "surplus":
-            out[_outcome(t)] = out.get(_outcome(t), 0) + 1
-    return out
+    """The study's trials by outcome, of those that are results (sweepnn.trial_result.results_of)."""
+    return outcome_counts(study.get_trials(deepcopy=False))
 
 
 def summary_markdown(
@@ -269,11 +287,14 @@ def summary_markdown(
     states = ", ".join(f"{n} {s}" for s, n in sorted(counts(study).items()))
     lines += [
         f"- objective: {objectives}",
-        f"- trials: {len(df)} ({states})",
+        f"- trials: {sum(counts(study).values())} ({states}){_history_note(df)}",
         f"- data: {recipe.data.name}; model: {recipe.model.name}; epochs: {recipe.train.epochs}",
         f"- sampler: {recipe.search.sampler.name}",
-        "",
     ]
+    startup = study.user_attrs.get(ATTR_STARTUP)
+    if startup is not None:
+        lines.append(f"- start-up: {startup:.2f} s (the process's one-off set-up, in no trial's time)")
+    lines.append("")
     if best is not None:
         _cfg, trial = best
         values = ", ".join(
@@ -288,6 +309,11 @@ def summary_markdown(
         lines += ["No trial completed.", ""]
     lines += ["## Ranked trials", "", markdown_table(display_frame(df, recipe)), ""]
     return "\n".join(lines)
+
+
+def _history_note(df: pd.DataFrame) -> str:
+    n = int(df["retried_as"].notna().sum()) if "retried_as" in df else 0
+    return f"; {n} attempt(s) cut short and trained again, kept in trials.csv" if n else ""
 
 
 def markdown_table(shown: pd.DataFrame) -> str:

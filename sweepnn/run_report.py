@@ -16,7 +16,7 @@ from sweepnn.display import ranked_table
 from sweepnn.errors import SweepnnError
 from sweepnn.results import atomic_write, best_number, display_frame, fmt, trials_frame
 from sweepnn.space import short_names
-from sweepnn.study import SweepSummary, held_out_scores
+from sweepnn.study import SweepSummary, held_out_scores, held_out_spread
 from sweepnn.untrusted import md_cell, rich_line, rich_text, safe_text
 
 
@@ -75,7 +75,12 @@ def _print_study(console: Console, run: Finished, *, top: int) -> None:
             f"{o.metric} {v:.4f}" for o, v in zip(cfg.search.objectives, trial.values, strict=True)
         )
         tested = held_out_scores(study).get(best, {})
-        held_out = "".join(f", {k} {v:.4f}" for k, v in tested.items() if k != "test_loss")
+        spread = held_out_spread(study).get(best, {})  # seed repeats: mean ± std over the seeds
+        held_out = "".join(
+            f", {k} {v:.4f}" + (f" ± {spread[k]:.2g}" if k in spread else "")
+            for k, v in tested.items()
+            if k != "test_loss"
+        )
         console.print(f"\n[bold]Best:[/] trial {best}, {values}{held_out}")
         params = trial.user_attrs.get("params", {})
         for k in (k for k in cfg.search.space if k in params):

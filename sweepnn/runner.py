@@ -16,12 +16,14 @@ from sweepnn.errors import SweepnnError, notice
 from sweepnn.storage import redact, transient
 from sweepnn.study import (
     Events,
+    Interrupted,
     SweepSummary,
+    interrupted_numbers,
     open_storage,
     open_study,
     run_sweep,
     score_test,
-    study_exists,
+    study_gone,
 )
 
 if TYPE_CHECKING:
@@ -61,15 +63,20 @@ class _Stopper:
 
     def __init__(self) -> None:
         self.watchdog: threading.Timer | None = None
+        self.pool = None  # the run's other workers, once started: they are told first
 
     def __call__(self, signum: int, frame: object) -> None:
         name = signal.Signals(signum).name
         code = 143 if signum == signal.SIGTERM else 130
         if self.watchdog is not None:
-            _exit_now(f"{name} again: exiting now; the next run retries the trials that were running", code)
+            self.exit_now(
+                f"{name} again: exiting now; the next run retries the trials that were running", code
+            )
+        if self.pool is not None:  # `kill -TERM <pid>` reaches this process alone: pass it on
+            self.pool.interrupt()
         self.watchdog = threading.Timer(
             STOP_GRACE_S,
-            _exit_now,
+            self.exit_now,
             (
                 f"not stopped {STOP_GRACE_S:.0f}s after {name}: exiting now; the next run retries the trials"
                 " that were running",
@@ -80,15 +87,18 @@ class _Stopper:
         self.watchdog.start()
         raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
+    def exit_now(self, message: str, code: int) -> None:
+        """Leave without Python's shutdown, which would wait on whatever is stuck (a lock, a thread),
+        and without leaving a worker behind (one stopped holding the journal's lock would block it)."""
+        from sweepnn.workers import kill_all
+
+        kill_all(self.pool)
+        os.write(2, f"sweepnn: {message}\n".encode())
+        os._exit(code)
+
     def disarm(self) -> None:
         if self.watchdog is not None:
             self.watchdog.cancel()
-
-
-def _exit_now(message: str, code: int) -> None:
-    """Leave without Python's shutdown, which would wait on whatever is stuck (a lock, a thread)."""
-    os.write(2, f"sweepnn: {message}\n".encode())
-    os._exit(code)
 
 
 @contextmanager
@@ -107,7 +117,7 @@ def signals_as_interrupt():
     except ValueError:  # not the main thread (e.g. inside a test runner's worker)
         pass
     try:
-        yield
+        yield stopper
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -128,10 +138,15 @@ def run(recipe: Recipe, opts: RunOptions, events: Events) -> tuple[SweepSummary,
     from sweepnn.data import load_data
 
     load_data(recipe.data, device)  # missing or bad data files fail here, before a study is made
-    storage = open_storage(opts.storage, opts.results_dir)
-    study, resumed = open_study(recipe, storage, fresh=opts.fresh)
-    with signals_as_interrupt():  # the result files too: a stop during their writing still stops
+    # from the storage's opening (it may wait for the journal's lock) to the result files' writing
+    with signals_as_interrupt() as stopper:
+        try:
+            storage = open_storage(opts.storage, opts.results_dir)
+            study, resumed = open_study(recipe, storage, fresh=opts.fresh)
+        except KeyboardInterrupt as e:
+            raise Interrupted(getattr(e, "signal_name", "SIGINT"), trials=0) from None
         pool = Pool(recipe, crew[1:], opts.storage, opts.results_dir) if len(crew) > 1 else None
+        stopper.pool = pool
         return _sweep(recipe, opts, events, study, resumed, device, pool)
 
 
@@ -145,19 +160,36 @@ def _sweep(recipe: Recipe, opts: RunOptions, events: Events, study, resumed: boo
         for line in pool.check() if pool is not None else []:
             notice(line)  # a worker that fails is said when it fails, not only at the end
         if not opts.worker and time.monotonic() - last[0] >= WRITE_EVERY_S:
-            write_results(study, recipe, opts.results_dir, opts.source)
+            try:
+                write_results(study, recipe, opts.results_dir, opts.source)
+            except Exception as e:
+                if not transient(e):
+                    raise
+                return  # the storage is restarting: the files are written again after the next trial
             last[0] = time.monotonic()
 
     written = None
+    cut_before = interrupted_numbers(study) if pool is not None else set()
     try:
         try:
-            summary = run_sweep(recipe, study, device, events, resumed=resumed, on_progress=keep_current)
+            summary = run_sweep(
+                recipe,
+                study,
+                device,
+                events,
+                resumed=resumed,
+                on_progress=keep_current,
+                everyone=not opts.worker,  # the command's process reports every worker's trials
+                others_running=pool.running if pool is not None else None,
+            )
             if pool is not None:  # this worker is done; the others finish their last trials
                 summary.worker_failures += pool.wait()
-        except BaseException:
+        except BaseException as e:
             if pool is not None:  # an interrupt here is one for every worker
                 pool.interrupt()
                 pool.wait(timeout=STOP_GRACE_S / 2)
+                if isinstance(e, Interrupted):  # the trials every worker recorded, not this one's alone
+                    raise Interrupted(e.signal_name, len(interrupted_numbers(study) - cut_before)) from None
             raise
         if not opts.worker:
             score_test(study, recipe, device, summary.leaders)
@@ -173,10 +205,7 @@ def _sweep(recipe: Recipe, opts: RunOptions, events: Events, study, resumed: boo
             try:
                 written = write_results(study, recipe, opts.results_dir, opts.source)
             except Exception as e:
-                if not (
-                    transient(e)
-                    or (isinstance(e, KeyError) and not study_exists(study._storage, study.study_name))
-                ):
+                if not (transient(e) or (isinstance(e, KeyError) and study_gone(study))):
                     raise
                 # the storage or the study is gone: the result files stay as last written, and the
                 # error above says why

@@ -39,6 +39,39 @@ def grid_size(recipe: Recipe) -> int:
     return len(grid_points(recipe))
 
 
+DEFAULT_TRIALS = 20  # the budget of a sampler that has no natural end, when n_trials is not given
+
+
+def budget(recipe: Recipe) -> tuple[int | None, str]:
+    """(trials to run in all, or None for as many as the timeout allows; how that number was decided).
+
+    The one place a sweep's budget is decided, so that every sampler's default is explicit and the
+    run's first line can say it: a grid's default is the whole grid, and an `n_trials` smaller than
+    the grid leaves points out, which is said rather than done silently.
+    """
+    search = recipe.search
+    if not search.space:
+        return 1, "nothing is searched"
+    if SAMPLERS[search.sampler.name].needs_grid:
+        size = grid_size(recipe)
+        if search.n_trials is None:
+            return size, "the whole grid"
+        if search.n_trials < size:
+            left = size - search.n_trials
+            return (
+                search.n_trials,
+                f"n_trials {search.n_trials} of a {size}-point grid: {left} points left out",
+            )
+        return size, "the whole grid" + (
+            f"; n_trials {search.n_trials} is more" if search.n_trials > size else ""
+        )
+    if search.n_trials is not None:
+        return search.n_trials, ""
+    if search.timeout is not None:
+        return None, "no n_trials: as many as the timeout allows"
+    return DEFAULT_TRIALS, "the default without n_trials"
+
+
 class _ConditionalGridSampler(optuna.samplers.GridSampler):
     """Optuna's grid sampler over the configurations a recipe can really produce, each once.
 

@@ -17,7 +17,7 @@ Nothing here imports Optuna: sampling goes through the small `Suggest` protocol.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -62,8 +62,9 @@ def plan(space: Mapping[str, ParamSpec]) -> list[Param]:
     return sorted(params, key=lambda p: (p.node.count(".") + 1, not p.selector, order[p.path]))
 
 
-def short_names(paths: list[str]) -> dict[str, str]:
-    """Column names for tables: the last meaningful segment, longer where two would collide."""
+def short_names(paths: list[str], fixed: Iterable[str] = ()) -> dict[str, str]:
+    """Column names for tables: the last meaningful segment, longer where two would collide or where
+    one would take the name of a table's own column (`fixed`: `train.epochs` beside `epochs`)."""
 
     def name(path: str, n: int) -> str:
         parts = path.split(".")
@@ -71,14 +72,21 @@ def short_names(paths: list[str]) -> dict[str, str]:
             parts = parts[:-1]
         return ".".join(parts[-n:])
 
+    taken = set(fixed)
+
+    def clashes(out: dict[str, str]) -> set[str]:
+        labels = list(out.values())
+        return {s for s in labels if labels.count(s) > 1 or s in taken}
+
     out = {p: name(p, 1) for p in paths}
     for n in range(2, 8):
-        clashes = {s for s in out.values() if list(out.values()).count(s) > 1}
-        if not clashes:
+        clash = clashes(out)
+        if not clash:
             break
-        out = {p: (name(p, n) if s in clashes else s) for p, s in out.items()}
-    clashes = {s for s in out.values() if list(out.values()).count(s) > 1}
-    return {p: (p if s in clashes else s) for p, s in out.items()}  # never two columns of one name
+        out = {p: (name(p, n) if s in clash else s) for p, s in out.items()}
+    clash = clashes(out)
+    # never two columns of one name: a path is never a fixed column's name (those have no section)
+    return {p: (p if s in clash else s) for p, s in out.items()}
 
 
 # ---- sampling -----------------------------------------------------------------------------------

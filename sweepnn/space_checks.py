@@ -22,14 +22,15 @@ def check_value(targets: list[Target], value: Any) -> str | None:
             if model is not None:  # {name: adamw, lr: ...}: that option's own parameters, named
                 model.model_validate(value)
             else:
-                TypeAdapter(t.annotation).validate_python(value)
+                TypeAdapter(t.annotation).validate_python(value, strict=True)  # as the recipe is
             return None
         except ValidationError as e:
             if model is not None:
                 loc, msg = explain(e, value, root=model)[0]
                 reason = f"{dotted(loc)}: {msg}" if loc and not msg.startswith("unknown key") else msg
             else:
-                reason = e.errors()[0]["msg"].removeprefix("Value error, ")
+                explained = [msg for loc, msg in explain(e, value) if loc is not None]
+                reason = explained[0] if explained else e.errors()[0]["msg"].removeprefix("Value error, ")
     return reason
 
 

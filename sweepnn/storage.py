@@ -38,7 +38,11 @@ def redact(text: str, url: str | None = None) -> str:
     error, which can quote the URL or the connection string it was given.
     """
     if url:
-        parts = urlsplit(url)
+        text = text.replace(url, masked(url))
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # a malformed URL (a bad IPv6 host): its whole quotes are masked above
+            return _SECRET.sub(r"\1***", text)
         if parts.password:
             for secret in {parts.password, quote(parts.password, safe=""), unquote(parts.password)}:
                 text = text.replace(f":{secret}@", ":***@")
@@ -97,35 +101,51 @@ def _words(e: BaseException, url: str | None) -> str:
 
 # Schemes users write that SQLAlchemy does not know, and what they mean.
 _ALIASES = {"postgres": "postgresql", "pg": "postgresql", "psql": "postgresql"}
+_SCHEMES = {*_DATABASES, *_ALIASES, "redis", "rediss"}
 # A storage given without "://" that reads as a URL: "postgres:pw@host:5432/db", "redis:host".
 _URL_LIKE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):(?!//)(?P<rest>.*)$")
-_CREDENTIALS = re.compile(r"^[^/@]*:[^/@]*@[^/]+")
 
 
 def refuse_url_without_slashes(value: str) -> None:
     """A storage value meant as a URL but missing its '//' would become a journal in a folder of
     that name (password and all): refuse it with the fix."""
     m = _URL_LIKE.match(value)
-    scheme = m["scheme"].split("+")[0].lower() if m else ""
-    known = scheme in _DATABASES or scheme in _ALIASES or scheme in ("redis", "rediss")
-    credentials = _CREDENTIALS.match(value)
-    if not (known or credentials):
+    if not m:
         return
-    if m and known and not (credentials and ":" not in m["rest"].split("@")[0]):
-        # "postgresql:user:pw@host/db", "redis:host:6379": the scheme, then the rest of a URL
-        name = _ALIASES.get(scheme, m["scheme"])
-        fixed = f"{name}:///{m['rest']}" if scheme == "sqlite" else f"{name}://{m['rest'].lstrip('/')}"
-    else:  # "postgres:pw@host/db": user and password, no scheme
-        fixed = f"{_ALIASES.get(scheme, scheme) if known else 'postgresql'}://{value}"
+    first = m["scheme"].split("+")[0].lower()
+    known = first in _SCHEMES
+    at = value.rfind("@")
+    if at < 0:  # "redis:host:6379", "sqlite:file.db": a scheme, then the rest of a URL
+        if not known:
+            return
+        name = _ALIASES.get(first, m["scheme"])
+        fixed = f"{name}:///{m['rest']}" if first == "sqlite" else f"{name}://{m['rest'].lstrip('/')}"
+    elif known and value[:at].count(":") >= 2:  # "postgresql:user:pw@host/db"
+        fixed = f"{_ALIASES.get(first, m['scheme'])}://{m['rest']}"
+    else:  # "postgres:pw@host/db", "alice:pw@host/db": user and password, no scheme
+        fixed = f"{_ALIASES.get(first, first) if known else 'postgresql'}://{value}"
     raise InputError(
-        f"storage {_masked(value)!r} looks like a database URL without '://': sweepnn would take it for"
-        f" a journal file's path. Write it as {_masked(fixed)!r} (or './{_masked(value)}' for a file)"
+        f"storage {masked(value)!r} looks like a database URL without '://': sweepnn would take it for"
+        f" a journal file's path. Write it as {masked(fixed)!r} (or './{masked(value)}' for a file)"
     )
 
 
-def _masked(text: str) -> str:
-    """`user:password@host` with the password hidden, in a URL or in a value that lacks its scheme."""
-    return re.sub(r":[^:@/]*@", ":***@", text)
+def masked(value: str) -> str:
+    """A storage value with its password hidden, whether or not it has its '://': everything between
+    the user's ':' and the last '@' (a password may hold ':', '/' and '@'), and `password=` values."""
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "", value
+    at = rest.rfind("@")
+    if at >= 0:
+        userinfo = rest[:at]
+        word, colon, after = userinfo.partition(":")
+        if colon and word.split("+")[0].lower() in _SCHEMES and ":" in after and not sep:
+            userinfo = f"{word}:{after.partition(':')[0]}:***"  # scheme:user:password
+        elif colon:
+            userinfo = f"{word}:***"
+        rest = userinfo + rest[at:]
+    return _SECRET.sub(r"\1***", scheme + sep + rest)
 
 
 # Seconds a database may take to connect and to answer: a server that accepts and then says nothing
@@ -133,11 +153,16 @@ def _masked(text: str) -> str:
 # read timeout stays above its own lock wait (innodb_lock_wait_timeout, 50 s) so a query waiting on
 # another worker's lock is answered by the server, not abandoned.
 CONNECT_TIMEOUT_S = 10
-_CONNECT_ARGS = {
-    "postgresql": {"connect_timeout": CONNECT_TIMEOUT_S},
-    "mysql": {"connect_timeout": CONNECT_TIMEOUT_S, "read_timeout": 60, "write_timeout": 60},
-    "mariadb": {"connect_timeout": CONNECT_TIMEOUT_S, "read_timeout": 60, "write_timeout": 60},
+_LIBPQ = {  # libpq's connect timeout covers the whole start-up; keepalives notice a server gone silent
+    "connect_timeout": CONNECT_TIMEOUT_S,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
 }
+_MYSQL = {"connect_timeout": CONNECT_TIMEOUT_S, "read_timeout": 60, "write_timeout": 60}
+# By driver, since the keywords are each driver's own; a URL's own query values win over these.
+_DRIVER_TIMEOUTS = {"psycopg": _LIBPQ, "psycopg2": _LIBPQ, "pymysql": _MYSQL, "mysqldb": _MYSQL}
 _REDIS_TIMEOUTS = {"socket_connect_timeout": str(CONNECT_TIMEOUT_S), "socket_timeout": "60"}
 
 
@@ -162,7 +187,7 @@ def _database(url: str, scheme: str):
     for attempt in range(5):
         try:
             # pool_pre_ping: a connection the server dropped (a restart) is replaced, not used and failed
-            kwargs = {"pool_pre_ping": True, "connect_args": _CONNECT_ARGS.get(scheme, {})}
+            kwargs = {"pool_pre_ping": True, "connect_args": _timeouts(url)}
             if scheme in ("mysql", "mariadb"):
                 _greeting(url)
             return RDBStorage(url, engine_kwargs=kwargs)
@@ -172,6 +197,14 @@ def _database(url: str, scheme: str):
                 raise
             time.sleep(0.2 + random.random() * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _timeouts(url: str) -> dict[str, Any]:
+    """The connect arguments that bound the waits of `url`'s driver, less those the URL sets itself."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    return {k: v for k, v in _DRIVER_TIMEOUTS.get(u.get_driver_name(), {}).items() if k not in u.query}
 
 
 def _greeting(url: str) -> None:
@@ -186,15 +219,19 @@ def _greeting(url: str) -> None:
         return
     where = f"cannot connect to storage {redact(url, url)}: the server at {u.host}:{u.port or 3306}"
     try:
-        with socket.create_connection((u.host or "localhost", u.port or 3306), CONNECT_TIMEOUT_S) as sock:
-            sock.settimeout(CONNECT_TIMEOUT_S)
-            greeted = sock.recv(1)
-    except TimeoutError:
-        raise SweepnnError(
-            f"{where} accepted the connection but did not answer in {CONNECT_TIMEOUT_S} s"
-        ) from None
+        sock = socket.create_connection((u.host or "localhost", u.port or 3306), CONNECT_TIMEOUT_S)
     except OSError:
-        return  # refused or unreachable: the driver says so in its own words
+        return  # refused, unreachable or not answering the connection: the driver says so in its words
+    with sock:
+        sock.settimeout(CONNECT_TIMEOUT_S)
+        try:
+            greeted = sock.recv(1)
+        except TimeoutError:
+            raise SweepnnError(
+                f"{where} accepted the connection but did not answer in {CONNECT_TIMEOUT_S} s"
+            ) from None
+        except OSError:
+            return
     if not greeted:
         raise SweepnnError(f"{where} closed the connection without a greeting")
 

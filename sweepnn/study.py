@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import statistics
 import time
 import warnings
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweepnn.config import Recipe
 from sweepnn.errors import InputError, SweepnnError
 from sweepnn.liveness import Heartbeats, recover_stale
-from sweepnn.options.search import SAMPLERS
+from sweepnn.samplers import budget as sweep_budget
 from sweepnn.samplers import grid_size, make_pruner, make_sampler
 from sweepnn.space import apply
 from sweepnn.storage import DEFAULT_STORAGE, open_storage, retrying
@@ -33,6 +34,8 @@ __all__ = [  # names other modules import from here, the storage ones kept where
     "SweepSummary",
     "grid_size",
     "held_out_scores",
+    "held_out_seeds",
+    "held_out_spread",
     "make_pruner",
     "open_storage",
     "open_study",
@@ -48,21 +51,33 @@ _UNFINGERPRINTED = {
     "search": {"n_trials": True, "timeout": True, "test_top": True, "group_size": True},
 }
 ATTR_TEST = "sweepnn:test:"  # + trial number: that trial's scores on the test split
+ATTR_TEST_SEEDS = "sweepnn:test-seeds:"  # + trial number: each seed's test scores, with seed repeats
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
 class Interrupted(SweepnnError):
-    """Ctrl-C or SIGTERM during a sweep; the running trial was recorded as interrupted."""
+    """Ctrl-C or SIGTERM during a sweep; the `trials` running (in every worker) were recorded as
+    interrupted."""
 
-    def __init__(self, signal_name: str = "SIGINT"):
-        self.signal_name = signal_name
+    def __init__(self, signal_name: str = "SIGINT", trials: int = 1):
+        self.signal_name, self.trials = signal_name, trials
         self.exit_code = 143 if signal_name == "SIGTERM" else 130
-        super().__init__(
-            f"interrupted by {signal_name}; the running trial was recorded as interrupted."
-            " Run the same command again to resume."
-        )
+        if trials == 0:
+            what = "no trial was running"
+        elif trials == 1:
+            what = "the running trial was recorded as interrupted"
+        else:
+            what = f"the {trials} running trials were recorded as interrupted"
+        super().__init__(f"interrupted by {signal_name}; {what}. Run the same command again to resume.")
+
+
+def interrupted_numbers(study: optuna.Study) -> set[int]:
+    """The trials an interruption cut short, in this run or an earlier one."""
+    return {
+        t.number for t in study.get_trials(deepcopy=False) if t.user_attrs.get("outcome") == "interrupted"
+    }
 
 
 # ---- storage and study ---------------------------------------------------------------------------
@@ -83,15 +98,10 @@ def load_study_named(name: str, url: str | None, results_dir) -> optuna.Study:
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
-    """Trials by state (interrupted and crashed ones apart from other failures), surplus ones left out."""
-    out: dict[str, int] = {}
-    for t in study.get_trials(deepcopy=False):
-        outcome = t.user_attrs.get("outcome")
-        if outcome == "surplus":
-            continue
-        state = outcome if outcome in ("interrupted", "crashed") else t.state.name.lower()
-        out[state] = out.get(state, 0) + 1
-    return out
+    """Trials by state, as list and show count them (sweepnn.trial_result.state_counts)."""
+    from sweepnn.trial_result import state_counts as counts
+
+    return counts(study.get_trials(deepcopy=False))
 
 
 def fingerprint(recipe: Recipe) -> str:
@@ -99,29 +109,57 @@ def fingerprint(recipe: Recipe) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict):
-        out: dict[str, Any] = {}
-        for k, v in data.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: data}
+_ABSENT = object()
+_UNCHECKED = (
+    ("name",),
+    ("description",),
+    ("search", "n_trials"),
+    ("search", "timeout"),
+    ("search", "test_top"),
+    ("search", "group_size"),
+)
 
 
 def recipe_changes(old: dict, new: dict, limit: int = 8) -> list[str]:
-    """'path: old -> new' for each leaf that differs (the budget excluded)."""
-    a, b = _flatten(old), _flatten(new)
-    skip = (
-        "name",
-        "description",
-        "search.n_trials",
-        "search.timeout",
-        "search.test_top",
-        "search.group_size",
-    )
-    keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and not k.startswith(skip)]
-    lines = [f"{k}: {a.get(k, '(absent)')!r} -> {b.get(k, '(absent)')!r}" for k in keys[:limit]]
-    return lines + ([f"... and {len(keys) - limit} more"] if len(keys) > limit else [])
+    """'path: old -> new' once for each setting that differs (the budget excluded), at the path a
+    user writes: a searched parameter added or removed is one line (`search.space['model.dropout']`),
+    and so is an option switched for another (`train.optimizer: 'adam' -> 'sgd'`), not one per key
+    below them."""
+    from sweepnn.locations import dotted
+
+    lines: list[str] = []
+
+    def shown(value: Any) -> str:
+        if value is _ABSENT:
+            return "(absent)"
+        if isinstance(value, dict):  # a searched parameter's unset keys (step: None) say nothing
+            return repr({k: v for k, v in value.items() if v is not None and v is not False})
+        return repr(value)
+
+    def walk(a: Any, b: Any, loc: tuple) -> None:
+        if a == b or loc in _UNCHECKED:
+            return
+        if isinstance(a, dict) and isinstance(b, dict) and a.get("name") == b.get("name"):
+            for key in sorted(set(a) | set(b), key=str):
+                walk(a.get(key, _ABSENT), b.get(key, _ABSENT), (*loc, key))
+            return
+        if isinstance(a, dict) and isinstance(b, dict):  # another option: its name says it
+            lines.append(f"{dotted(loc)}: {a['name']!r} -> {b['name']!r}")
+            return
+        lines.append(f"{dotted(loc)}: {shown(a)} -> {shown(b)}")
+
+    walk(old, new, ())
+    out = lines[:limit]
+    return out + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
+
+
+def study_gone(study: optuna.Study) -> bool:
+    """Was this study deleted under us (by a run with --fresh, which may have made a new one of the
+    same name)? Told by the study's id, not its name."""
+    try:
+        return study._storage.get_study_id_from_name(study.study_name) != study._study_id
+    except KeyError:
+        return True
 
 
 def study_exists(storage, name: str) -> bool:
@@ -246,29 +284,60 @@ def best_value(study: optuna.Study, direction: str) -> float | None:
 
 
 def score_test(study: optuna.Study, recipe: Recipe, device, leaders) -> None:
-    """Score the best trials on the test split, once each (see sweepnn.holdout).
+    """Score the best trials on the test split, once each (see sweepnn.holdout); with seed repeats,
+    every seed's network, and the trial's scores are their mean.
 
     Kept as study attributes, one per trial: a finished trial's own attributes cannot change.
     """
-    from sweepnn.holdout import score_on_test
+    from sweepnn.holdout import score_seeds_on_test
 
     for number in top_numbers(study, recipe):
         if ATTR_TEST + str(number) in study.user_attrs:
             continue
         trial = study.trials[number]
         cfg = apply(recipe, trial.user_attrs.get("params", trial.params))
-        scores = score_on_test(cfg, device, leaders.weights.get(number))
-        if not scores:
+        seeds = score_seeds_on_test(cfg, device, leaders.weights.get(number))
+        if not seeds:
             return  # the dataset has no test split
-        study.set_user_attr(ATTR_TEST + str(number), scores)
+        if len(seeds) > 1:  # before the mean: a trial with a mean has its seeds' scores
+            study.set_user_attr(ATTR_TEST_SEEDS + str(number), seeds)
+        study.set_user_attr(
+            ATTR_TEST + str(number),
+            {k: statistics.fmean(s[k] for s in seeds) for k in seeds[0] if k != "seed"},
+        )
 
 
 def held_out_scores(study: optuna.Study) -> dict[int, dict[str, float]]:
-    """Trial number -> its test scores, for the trials that have them."""
+    """Trial number -> its test scores (with seed repeats, the mean over the seeds), for the trials
+    that have them."""
     return {int(k.removeprefix(ATTR_TEST)): v for k, v in study.user_attrs.items() if k.startswith(ATTR_TEST)}
 
 
-def _ask(study: optuna.Study, budget: int | None, k: int, deadline: float | None) -> list[optuna.Trial]:
+def held_out_seeds(study: optuna.Study) -> dict[int, list[dict[str, float]]]:
+    """Trial number -> each seed's test scores ({seed, test_loss, test_accuracy or test_r2}), for the
+    trials of a study with seed repeats that were scored on the test split."""
+    return {
+        int(k.removeprefix(ATTR_TEST_SEEDS)): v
+        for k, v in study.user_attrs.items()
+        if k.startswith(ATTR_TEST_SEEDS)
+    }
+
+
+def held_out_spread(study: optuna.Study) -> dict[int, dict[str, float]]:
+    """Trial number -> the standard deviation of each test score over its seeds (seed repeats only)."""
+    return {
+        n: {k: statistics.stdev(s[k] for s in seeds) for k in seeds[0] if k != "seed"}
+        for n, seeds in held_out_seeds(study).items()
+    }
+
+
+def _ask(
+    study: optuna.Study,
+    budget: int | None,
+    k: int,
+    deadline: float | None,
+    on_wait: Callable[[], None] | None = None,
+) -> list[optuna.Trial]:
     """Up to k new trials, no more than the study's budget leaves (every worker's trials counted).
 
     When the rest of the budget is being trained by other workers, wait for them to finish: one that
@@ -286,6 +355,8 @@ def _ask(study: optuna.Study, budget: int | None, k: int, deadline: float | None
             others = any(t.state == TrialState.RUNNING for t in trials)
             if asked or not others or (deadline is not None and time.perf_counter() >= deadline):
                 break
+            if on_wait is not None:
+                on_wait()  # the trials the others finish meanwhile are reported as they finish
             time.sleep(min(2.0, max(0.2, heartbeat_seconds() / 2)))
             continue
         trial = retrying(study.ask)
@@ -310,6 +381,43 @@ def requeue_interrupted(study: optuna.Study) -> int:
     return n
 
 
+class _Finishes:
+    """Reports each trial of the study that finishes while this run runs, once: this worker's as it
+    tells them, and (with `everyone`) the other workers' as they are found finished, so the
+    command's own process shows every trial of the study and counts them all."""
+
+    def __init__(self, study: optuna.Study, events: Events, summary: SweepSummary, budget, everyone: bool):
+        self.study, self.events, self.summary, self.budget, self.everyone = (
+            study,
+            events,
+            summary,
+            budget,
+            everyone,
+        )
+        self.seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+
+    def mine(self, frozen: FrozenTrial) -> None:
+        self.seen.add(frozen.number)
+        self._report(frozen)
+
+    def others(self) -> None:
+        if not self.everyone:
+            return
+        for t in retrying(self.study.get_trials, deepcopy=False):
+            if t.number in self.seen or not t.state.is_finished():
+                continue
+            self.seen.add(t.number)
+            if t.user_attrs.get("outcome") == "surplus":
+                continue  # asked for after the budget ran out, never trained
+            if t.state == TrialState.FAIL and t.user_attrs.get("outcome") == "failed":
+                self.summary.failures.append(f"trial {t.number}: {t.user_attrs.get('reason', '')}")
+            self._report(t)
+
+    def _report(self, trial: FrozenTrial) -> None:
+        self.summary.ran += 1
+        self.events.trial_done(trial, retrying(finished, self.study), self.budget)
+
+
 def run_sweep(
     recipe: Recipe,
     study: optuna.Study,
@@ -318,26 +426,35 @@ def run_sweep(
     *,
     resumed: bool = False,
     on_progress: Callable[[], None] | None = None,
+    everyone: bool = True,
+    others_running: Callable[[], bool] | None = None,
 ) -> SweepSummary:
     """Run trials until the budget or the timeout is spent.
 
     The budget is the study's, not this process's: finished trials of earlier runs count, and so do
     the trials other workers are running, so any number of workers (here or on other machines)
     together train exactly `n_trials`. Before each trial the trials of dead workers are recovered
-    (see sweepnn.liveness).
+    (see sweepnn.liveness). With `everyone` the trials other workers finish meanwhile are reported
+    (and counted in `ran`) too; `others_running` says whether this run's other workers still train,
+    and the sweep reports their trials until they stop.
     """
     from sweepnn.data import load_data
     from sweepnn.holdout import Leaders
 
     summary = SweepSummary(study, resumed, Leaders(recipe.search.test_top))
-    budget = recipe.search.budget
-    if SAMPLERS[recipe.search.sampler.name].needs_grid:
-        budget = grid_size(recipe) if budget is None else min(budget, grid_size(recipe))
+    budget, _why = sweep_budget(recipe)
     recover_stale(study)
     requeue_interrupted(study)
     data = load_data(recipe.data, device)  # once, before the clock: a data error stops before any trial
     first = recipe.search.objectives[0]
     events.sweep_started(recipe.name, finished(study), budget, resumed, best_value(study, first.direction))
+    finishes = _Finishes(study, events, summary, budget, everyone)
+
+    def between_trials() -> None:
+        finishes.others()
+        if on_progress:
+            on_progress()
+
     start = time.perf_counter()
     deadline = start + recipe.search.timeout if recipe.search.timeout else None
     step = Step(recipe, study, device, data, events, summary)
@@ -346,7 +463,7 @@ def run_sweep(
     running: list[optuna.Trial] = []
     try:
         while deadline is None or time.perf_counter() < deadline:
-            asked = _ask(study, budget, group, deadline)
+            asked = _ask(study, budget, group, deadline, between_trials)
             if not asked:
                 break
             running = asked
@@ -356,25 +473,29 @@ def run_sweep(
             for frozen in told if isinstance(told, list) else [told]:
                 if frozen is None:
                     continue  # taken over by another worker: its retry is the trial's result
-                summary.ran += 1
-                events.trial_done(frozen, retrying(finished, study), budget)
-            if on_progress:
-                on_progress()
+                finishes.mine(frozen)
+            between_trials()
+        while others_running is not None and others_running():  # their last trials, reported as they end
+            between_trials()
+            time.sleep(0.2)
+        finishes.others()
     except KeyError:
-        if study_exists(study._storage, study.study_name):
+        if not study_gone(study):
             raise
         raise SweepnnError(
             f"study '{recipe.name}' was deleted while this run was running it (by a run with --fresh?);"
             " this run stops. Its trials are gone with the study."
         ) from None
     except KeyboardInterrupt as e:
+        recorded = 0
         for trial in running:
             if trial.number not in {t.number for t in study.get_trials(states=(TrialState.RUNNING,))}:
                 continue  # told already: its result stands
             trial.set_user_attr("outcome", "interrupted")
             trial.set_user_attr("reason", f"interrupted by {getattr(e, 'signal_name', 'SIGINT')}")
             study.tell(trial, state=TrialState.FAIL)
-        raise Interrupted(getattr(e, "signal_name", "SIGINT")) from None
+            recorded += 1
+        raise Interrupted(getattr(e, "signal_name", "SIGINT"), recorded) from None
     finally:
         summary.seconds = time.perf_counter() - start
     return summary

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
+# The study's record of its latest run's one-off start-up seconds: shown in summary.md, in no trial's time.
+ATTR_STARTUP = "sweepnn:startup_s"
 # Outcomes of a trial that trained to its end (its objective counts); the others stopped it early.
 TRAINED = ("ok", "saturated", "stalled", "vanishing", "exploding", "overfitting")
 
@@ -41,3 +43,47 @@ def result_attrs(result: TrialResult) -> dict[str, Any]:
         attrs["repeats"] = result.repeats
         attrs["metrics_std"] = result.metrics_std
     return attrs
+
+
+# ---- counting trials: the one place every command's counts come from ------------------------------
+
+
+def state_of(t) -> str:
+    """A stored trial's state as people read it: Optuna's, lowercase, with an attempt cut short by
+    Ctrl-C or SIGTERM ('interrupted') and one whose worker died ('crashed') apart from failures."""
+    outcome = t.user_attrs.get("outcome")
+    if outcome in ("interrupted", "crashed"):
+        return outcome
+    return {"FAIL": "failed"}.get(t.state.name, t.state.name.lower())
+
+
+def retried(trials) -> dict[int, int]:
+    """Attempts that were trained again -> the trial that trained them again. Such an attempt is
+    history, not a result: it stays in trials.csv, out of rankings and of every count."""
+    return {t.user_attrs["retry_of"]: t.number for t in trials if t.user_attrs.get("retry_of") is not None}
+
+
+def results_of(trials) -> list:
+    """The trials that are results: without surplus ones (asked for once the budget was spent, never
+    trained) and without attempts that were trained again."""
+    trials = list(trials)
+    again = retried(trials)
+    return [t for t in trials if t.user_attrs.get("outcome") != "surplus" and t.number not in again]
+
+
+def state_counts(trials) -> dict[str, int]:
+    """Trials by state (see state_of), of the trials that are results."""
+    out: dict[str, int] = {}
+    for t in results_of(trials):
+        out[state_of(t)] = out.get(state_of(t), 0) + 1
+    return out
+
+
+def outcome_counts(trials) -> dict[str, int]:
+    """Trials by sweepnn's diagnosis (ok, stalled, ..., pruned, failed, interrupted), of the trials
+    that are results."""
+    out: dict[str, int] = {}
+    for t in results_of(trials):
+        outcome = t.user_attrs.get("outcome") or state_of(t)
+        out[outcome] = out.get(outcome, 0) + 1
+    return out

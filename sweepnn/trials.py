@@ -21,7 +21,7 @@ from sweepnn.errors import notice
 from sweepnn.samplers import TrialSuggest
 from sweepnn.space import sample
 from sweepnn.storage import retrying
-from sweepnn.trial_result import TRAINED, TrialResult, result_attrs
+from sweepnn.trial_result import ATTR_STARTUP, TRAINED, TrialResult, result_attrs
 
 
 def top_numbers(study: optuna.Study, recipe: Recipe) -> list[int]:
@@ -39,6 +39,8 @@ class Step:
         self.recipe, self.study, self.device, self.data = recipe, study, device, data
         self.events, self.summary = events, summary
         self.objectives = recipe.search.objectives
+        # The process's one-off start-up is paid here, before any trial's clock, and recorded apart.
+        retrying(study.set_user_attr, ATTR_STARTUP, warm_up(device))
 
     def reporter(self, trial: optuna.Trial):
         """The trainer's report(epoch, metrics) for one trial: progress, then Optuna's pruning."""
@@ -50,7 +52,7 @@ class Step:
             try:
                 trial.report(metrics[self.objectives[0].metric], epoch)
             except UpdateFinishedTrialError:
-                raise TakenOver(trial.number) from None  # stop training it: its result would be dropped
+                return True  # taken over by another worker: stop training it (record() drops it)
             return trial.should_prune()
 
         return report
@@ -112,8 +114,8 @@ class Step:
                 done += [self.failed(trial, e, time.perf_counter() - t0) for trial, _ in members]
                 continue
             for (trial, _), result in zip(members, results, strict=True):
-                trial.set_user_attr("group_size", len(members))
-                done.append(self.conclude(trial, result, time.perf_counter() - t0))
+                seconds = time.perf_counter() - t0
+                done.append(self.conclude(trial, result, seconds, {"group_size": len(members)}))
         return done
 
     def _train_alone(self, trial: optuna.Trial, cfg: Recipe) -> FrozenTrial | None:
@@ -128,14 +130,14 @@ class Step:
 
     def failed(self, trial: optuna.Trial, e: Exception, seconds: float) -> FrozenTrial | None:
         release_memory(self.device)
-        if isinstance(e, TakenOver):
-            return dropped(trial)
         why = f"{type(e).__name__}: {e}"
         self.summary.failures.append(f"trial {trial.number}: {why}")
         attrs = {"outcome": "failed", "reason": why, "seconds": seconds}
         return record(self.study, trial, attrs, state=TrialState.FAIL)
 
-    def conclude(self, trial: optuna.Trial, result: TrialResult, seconds: float) -> FrozenTrial | None:
+    def conclude(
+        self, trial: optuna.Trial, result: TrialResult, seconds: float, extra: dict[str, Any] | None = None
+    ) -> FrozenTrial | None:
         """Tell the study a trained trial's value (or that it was pruned or diverged)."""
         values = [result.metrics.get(o.metric) for o in self.objectives]
         finite = all(isinstance(v, float | int) and math.isfinite(v) for v in values)
@@ -143,7 +145,7 @@ class Step:
             result.outcome = "diverged"  # a non-finite objective is no score: never a best trial
             shown = zip(self.objectives, values, strict=True)
             result.reason = "objective " + ", ".join(f"{o.metric} = {v}" for o, v in shown)
-        attrs = {**result_attrs(result), "seconds": seconds}
+        attrs = {**result_attrs(result), "seconds": seconds, **(extra or {})}
         if result.outcome in TRAINED:  # stalled or overfitting trials still have a score
             frozen = record(self.study, trial, attrs, values=values)
             if frozen is not None:
@@ -155,12 +157,17 @@ class Step:
         return record(self.study, trial, attrs, state=TrialState.FAIL)  # diverged: kept with its reason
 
 
-class TakenOver(Exception):
-    """The trial being trained was finished meanwhile by another worker, which took this one for
-    dead (it was stopped, SIGSTOP, or cut off from the storage past the grace period) and retried it."""
+def warm_up(device) -> float:
+    """Pay torch's one-off start-up (the first optimizer imports torch._dynamo, the first backward
+    loads its kernels) on a throwaway network, so that no trial's time holds it; its seconds."""
+    import torch
 
-    def __init__(self, number: int):
-        super().__init__(f"trial {number} was taken over by another worker")
+    t0 = time.perf_counter()
+    net = torch.nn.Linear(2, 2).to(device)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    net(torch.zeros(1, 2, device=device)).sum().backward()
+    opt.step()
+    return time.perf_counter() - t0
 
 
 def record(study: optuna.Study, trial: optuna.Trial, attrs: dict[str, Any], **tell) -> FrozenTrial | None:
@@ -169,9 +176,11 @@ def record(study: optuna.Study, trial: optuna.Trial, attrs: dict[str, Any], **te
     try:
         for k, v in attrs.items():
             retrying(trial.set_user_attr, k, v)
-        return retrying(study.tell, trial, skip_if_finished=True, **tell)
+        frozen = retrying(study.tell, trial, skip_if_finished=True, **tell)
     except UpdateFinishedTrialError:
         return dropped(trial)
+    # finished by the other worker between the attributes and the tell: skip_if_finished gave back its trial
+    return dropped(trial) if "sweepnn:retried" in frozen.user_attrs else frozen
 
 
 def dropped(trial: optuna.Trial) -> None:

@@ -60,19 +60,28 @@ SMOKE_TRIALS = 3
 SMOKE_EXAMPLES = 256
 
 
-def smoke(recipe: Recipe) -> Recipe:
+def smoke(
+    recipe: Recipe, *, trials: int | None = None, timeout: float | str | None = None, **_: Any
+) -> Recipe:
     """The recipe shrunk for CI: a few trials, one epoch, a slice of the data, its own study name.
 
-    Every code path still runs (sampler, pruner, trainer, tables); only the sizes change.
+    Every code path still runs (sampler, pruner, trainer, tables); only the sizes change. A budget
+    the user gave on the command line (`trials`, `timeout`: the keywords of `override`, so a caller
+    passes both the same flags) is theirs and wins over the shrinking.
     """
+    from sweepnn.samplers import budget  # samplers imports this module
+
     raw = recipe.model_dump(mode="python")
     raw["name"] = f"{recipe.name}-smoke"
     raw["train"]["epochs"] = 1
     raw["search"]["space"] = {k: v for k, v in raw["search"]["space"].items() if k != "train.epochs"}
-    raw["search"]["n_trials"] = min(recipe.search.budget or SMOKE_TRIALS, SMOKE_TRIALS)
+    raw["search"]["n_trials"] = min(budget(recipe)[0] or SMOKE_TRIALS, SMOKE_TRIALS)
     if recipe.search.fair is not None:  # a fair comparison needs a trial for each of its arms
         raw["search"]["n_trials"] = len(recipe.search.space[recipe.search.fair].choices)
-    raw["search"]["timeout"] = None
+    if trials is not None:
+        raw["search"]["n_trials"] = recipe.search.n_trials
+    if timeout is None:
+        raw["search"]["timeout"] = None
     raw["search"]["repeats"] = min(recipe.search.repeats, 2)  # still several seeds, fewer of them
     raw["data"]["limit"] = min(recipe.data.limit or SMOKE_EXAMPLES, SMOKE_EXAMPLES)
     return Recipe.model_validate(raw)

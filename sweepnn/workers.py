@@ -63,24 +63,36 @@ class Pool:
         self.interrupted = False
         for w in workers:
             log = self.logs / f"worker-{w.index}.log"
-            cmd = [sys.executable, "-m", "sweepnn", "run", str(spec), "--worker", "--quiet"]
+            # not --quiet: the log has the worker's first line and a line per trial it trains
+            cmd = [sys.executable, "-m", "sweepnn", "run", str(spec), "--worker"]
             cmd += ["--device", w.device, "--threads", str(w.threads), "--results", str(results_dir)]
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
             if storage:
                 env["SWEEPNN_STORAGE"] = storage  # not on the command line, where `ps` shows passwords
             with open(log, "w", encoding="utf-8") as out:
-                proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+                # a session of its own: Ctrl-C at the terminal reaches this process alone, which
+                # passes it on once (a second signal would make a worker exit before it records)
+                proc = subprocess.Popen(
+                    cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                )
             self.procs.append((w, proc, log))
 
     def interrupt(self, sig: int = signal.SIGTERM) -> None:
         """Pass an interruption on: each worker records its running trial as interrupted and stops.
 
-        SIGCONT follows, so a worker someone stopped (SIGSTOP, Ctrl-Z) gets the signal too."""
+        SIGCONT follows, so a worker someone stopped (SIGSTOP, Ctrl-Z) gets the signal too. Once
+        only: a second SIGTERM would make a worker exit at once, before it records its trial."""
+        if self.interrupted:
+            return
         self.interrupted = True
         for _, proc, _ in self.procs:
             if proc.poll() is None:
                 proc.send_signal(sig)
                 proc.send_signal(signal.SIGCONT)
+
+    def running(self) -> bool:
+        """Is any of the workers still running?"""
+        return any(proc.poll() is None for _, proc, _ in self.procs)
 
     def check(self) -> list[str]:
         """A line for each worker that ended badly since the last check, while the run goes on."""
@@ -118,8 +130,22 @@ class Pool:
 
 
 def _problem(w: Worker, code: int, log: Path) -> str:
-    how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+    how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
     return f"worker {w.index} {how}{_last_words(log)}; its log: {log}"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # a real-time signal has no name
+        return f"signal {number}"
+
+
+def kill_all(pool: Pool | None) -> None:
+    """SIGKILL every worker still running: a run that exits at once leaves none behind."""
+    for _, proc, _ in pool.procs if pool is not None else []:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def _last_words(log: Path) -> str:

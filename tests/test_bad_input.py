@@ -27,7 +27,7 @@ CASES = [
         "not a number",
         TINY.replace("epochs: 2", "epochs: ten"),
         [],
-        "train.epochs: Input should be a valid integer",
+        "train.epochs: expected a whole number, got the text 'ten'",
     ),
     (
         "negative rate",

@@ -53,7 +53,7 @@ def test_validate_reports_every_problem_in_every_file(cli, write_recipe):
     assert code == 2
     assert out == f"{good}: ok\n"
     assert err.splitlines() == [
-        f"{bad1}:2:3: model.depth: Input should be greater than or equal to 0",
+        f"{bad1}:2:3: model.depth: Input should be greater than or equal to 0 (got -1)",
         f"{bad1}:3:3: model.activation: unknown activation 'rleu'; did you mean 'relu'? valid: elu, gelu,"
         " leaky_relu, relu, sigmoid, silu, tanh",
         f"{bad2}:3:1: YAML syntax error: expected the node content, but found '<stream end>'",

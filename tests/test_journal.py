@@ -142,20 +142,27 @@ def test_a_lock_left_behind_never_holds_up_a_run(swept, leave):
     assert len(finished_numbers(folder / "results" / "studies.journal", "tiny")) == 3
 
 
-def test_a_run_waiting_for_a_held_lock_still_stops_on_sigterm(swept):
-    """A lock held by a live process (here: this test) is waited for, and the wait is interruptible."""
+def test_a_run_waiting_for_a_held_lock_says_so_and_still_stops_on_sigterm(swept):
+    """A lock held by a live process (here: this test) is waited for, said, and the wait is
+    interruptible."""
     import fcntl
 
     folder, recipe = swept
+    journal = folder / "results" / "studies.journal"
+    journal.write_bytes(journal.read_bytes() + b"torn")  # the run must take the lock to mend it
     fd = os.open(folder / "results" / f"studies.journal{LOCK_SUFFIX}", os.O_RDWR | os.O_CREAT)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
         proc = sweepnn("run", recipe.name, "--device", "cpu", "--trials", "3", cwd=folder)
-        time.sleep(6)  # start-up, then the first write waits for the lock
+        deadline = time.monotonic() + 60
+        said = ""
+        while "for the journal lock" not in said and time.monotonic() < deadline:
+            said += proc.stderr.readline()
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:
         os.close(fd)
+    assert "waited 10s for the journal lock" in said, said + err
     assert proc.returncode in (130, 143, -signal.SIGTERM), err
 
 
@@ -241,7 +248,26 @@ def _garbage_no_newline(data: bytes) -> tuple[bytes, bytes]:
     return data + b'{"op_code":6,"worker_id":"x","trial_id":', b'{"op_code":6,"worker_id":"x","trial_id":'
 
 
-@pytest.mark.parametrize("tear", [_cut_short, _no_final_newline, _garbage_line, _zeros, _garbage_no_newline])
+# A whole record of its own (it sets a study attribute the test reads back), for the tears that
+# run one on after a torn record or after another record.
+NOTE = b'{"op_code":2,"worker_id":"test","study_id":0,"user_attr":{"note":"kept"}}'
+
+
+def _torn_then_whole(data: bytes) -> tuple[bytes, bytes]:
+    """What an older sweepnn left: a torn record, and the next write run on after it."""
+    torn = b'{"op_code":6,"worker_id":"x","tri'
+    return data + torn + NOTE + b"\n", torn
+
+
+def _two_run_together(data: bytes) -> tuple[bytes, bytes]:
+    """A whole record whose newline was never written, and the next one run on after it."""
+    return data.rstrip(b"\n") + NOTE, b""
+
+
+TEARS = [_cut_short, _no_final_newline, _garbage_line, _zeros, _garbage_no_newline, _torn_then_whole]
+
+
+@pytest.mark.parametrize("tear", [*TEARS, _two_run_together])
 def test_a_torn_tail_is_set_aside_and_every_whole_record_kept(swept, tear):
     folder, recipe = swept
     journal = folder / "results" / "studies.journal"
@@ -265,6 +291,11 @@ def test_a_torn_tail_is_set_aside_and_every_whole_record_kept(swept, tear):
         assert not aside
     for command in (["list"], ["show", "tiny"], ["status", "tiny"]):
         assert invoke(*command, cwd=folder).returncode == 0
+    if NOTE in data:  # the whole record run on after another was kept, and applied
+        from sweepnn.storage import open_storage
+
+        study = optuna.load_study(study_name="tiny", storage=open_storage(str(journal), folder))
+        assert study.user_attrs["note"] == "kept"
 
 
 def test_a_journal_broken_inside_by_an_older_version_is_repaired(swept):
@@ -273,6 +304,7 @@ def test_a_journal_broken_inside_by_an_older_version_is_repaired(swept):
     journal = folder / "results" / "studies.journal"
     lines = journal.read_bytes().split(b"\n")
     lines[3] = b'{"op_code":5,"worker_id":"abc","tri' + lines[3]
+    lines[5] = lines[5] + NOTE  # and two whole records on one line
     journal.write_bytes(b"\n".join(lines))
     listed = invoke("list", cwd=folder)
     assert listed.returncode == 0, listed.stderr
@@ -283,6 +315,10 @@ def test_a_journal_broken_inside_by_an_older_version_is_repaired(swept):
     (aside,) = journal.parent.glob("studies.journal.torn-*")
     assert aside.read_bytes() == b'{"op_code":5,"worker_id":"abc","tri\n'
     assert all(json.loads(line) for line in journal.read_bytes().splitlines())
+    from sweepnn.storage import open_storage
+
+    study = optuna.load_study(study_name="tiny", storage=open_storage(str(journal), folder))
+    assert study.user_attrs["note"] == "kept"
 
 
 def test_a_full_disk_mid_write_leaves_no_partial_line(tmp_path):

@@ -102,7 +102,7 @@ def test_a_duplicate_key_does_not_hide_the_other_problems():
         (
             "search:\n  space:\n    train.optimizer: [{name: adamw, lr: -1}]\n",
             "r.yaml:3:5: search.space['train.optimizer'].choices[0]: choice {'name': 'adamw', 'lr': -1}"
-            " is not valid for train.optimizer: lr: Input should be greater than 0",
+            " is not valid for train.optimizer: lr: Input should be greater than 0 (got -1)",
         ),
         (
             "search:\n  space:\n    model.activation: [{name: leaky_relu, negative_slope: 0.3}]\n",
@@ -290,7 +290,7 @@ def test_per_layer_dropout_and_its_errors():
     ]
     # a union of float and list reports the list's own error, not the float member's
     assert problems("model:\n  depth: 2\n  dropout: [0.1, 1.5]\n") == [
-        "r.yaml:3:18: model.dropout[1]: Input should be less than 1"
+        "r.yaml:3:18: model.dropout[1]: Input should be less than 1 (got 1.5)"
     ]
 
 
@@ -304,7 +304,10 @@ def test_per_layer_dropout_and_its_errors():
         ("search:\n  objective: []\n", "objective lists no metric; name at least one"),
         ('name: "bad name!"\n', "a study name starts with a letter or digit and has only letters"),
         ("- a\n- b\n", "a recipe is a mapping of sections"),
-        ("search:\n  space: [1, 2]\n", "search.space: Input should be a valid dictionary"),
+        (
+            "search:\n  space: [1, 2]\n",
+            "search.space: expected a mapping of dotted paths to ranges or choices",
+        ),
         ("search:\n  timeout: -5\n", "search.timeout: Input should be greater than 0"),
     ],
 )
@@ -350,7 +353,7 @@ def test_range_ends_are_checked_against_the_whole_recipe():
         ("search:\n  timeout: true\n", ["r.yaml:2:3: search.timeout: cannot read True as a duration"]),
         (
             "search:\n  space:\n    train.optimizer.lr: {low: a, high: 1}\n",
-            ["r.yaml:3:26: search.space['train.optimizer.lr'].low: Input should be a valid number"],
+            ["r.yaml:3:26: search.space['train.optimizer.lr'].low: expected a number, got the text 'a'"],
         ),
     ],
 )
