@@ -122,7 +122,7 @@ def test_a_killed_worker_fails_the_command_and_its_trial_is_retried(tmp_path):
     assert not [t for t in done if t.state == TrialState.RUNNING]
 
 
-@pytest.mark.parametrize("delay", [0.0, 1.3])
+@pytest.mark.parametrize("delay", [0.7])
 def test_after_a_worker_is_killed_the_command_still_stops_on_sigterm(tmp_path, delay):
     """SIGKILL lands at different moments of the worker's writes (a heartbeat every 0.2 s); the
     command then gets SIGTERM and must end, with the trials it ran recorded."""
