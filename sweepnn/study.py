@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from sweepnn.config import Recipe
@@ -491,9 +492,12 @@ def run_sweep(
         for trial in running:
             if trial.number not in {t.number for t in study.get_trials(states=(TrialState.RUNNING,))}:
                 continue  # told already: its result stands
-            trial.set_user_attr("outcome", "interrupted")
-            trial.set_user_attr("reason", f"interrupted by {getattr(e, 'signal_name', 'SIGINT')}")
-            study.tell(trial, state=TrialState.FAIL)
+            try:
+                trial.set_user_attr("outcome", "interrupted")
+                trial.set_user_attr("reason", f"interrupted by {getattr(e, 'signal_name', 'SIGINT')}")
+                study.tell(trial, state=TrialState.FAIL)
+            except UpdateFinishedTrialError:
+                continue  # taken over meanwhile by another worker: its retry stands
             recorded += 1
         raise Interrupted(getattr(e, "signal_name", "SIGINT"), recorded) from None
     finally:
