@@ -43,8 +43,9 @@ def build(path: Path, n: int, seed: int = 0) -> None:
     from optuna.distributions import CategoricalDistribution, FloatDistribution
     from optuna.trial import create_trial
 
-    from sweepnn.recipe import load_text
-    from sweepnn.study import ATTR_RECIPE, open_storage
+    from sweepnn import record
+    from sweepnn.recipe.loading import load_text
+    from sweepnn.sweep.storage import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(str(path), path.parent)
@@ -60,7 +61,7 @@ def build(path: Path, n: int, seed: int = 0) -> None:
         name = f"bench-{norm}"
         recipe = load_text(RECIPE.format(norm=norm), f"{name}.yaml", name)
         study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
-        study.set_user_attr(ATTR_RECIPE, recipe.model_dump(mode="json"))
+        study.set_user_attr(record.STUDY_RECIPE, recipe.model_dump(mode="json"))
         trials = []
         for _ in range(n // 2):
             params = {"model.init": rng.choice(inits), "model.activation": rng.choice(activations)}

@@ -87,8 +87,8 @@ def main() -> None:
 
     import torch
 
-    from sweepnn.data import load_data
-    from sweepnn.datasets import DATASETS
+    from sweepnn.options.datasets import DATASETS
+    from sweepnn.training.data import load_data
 
     torch.set_num_threads(1)
     mnist1d = load_data(DATASETS.parse({"name": "mnist1d"}), torch.device("cpu"))

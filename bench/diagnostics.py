@@ -29,10 +29,10 @@ def main() -> None:
 
     import torch
 
-    from sweepnn.config import Recipe
-    from sweepnn.data import load_data
-    from sweepnn.recipe import load
-    from sweepnn.trainer import train
+    from sweepnn.recipe.config import Recipe
+    from sweepnn.recipe.loading import load
+    from sweepnn.training.data import load_data
+    from sweepnn.training.trainer import train
 
     torch.set_num_threads(1)
     base = load(ROOT / "recipes" / ("init_deep.yaml" if args.deep else "quickstart.yaml"))

@@ -2,7 +2,7 @@
 
 On a CUDA device only (the device tool's machine, when a task is lent one); elsewhere it prints one
 line saying so and exits 0, so `bench/all.py` can run it anywhere. Each variant trains the same
-configuration through `sweepnn.trainer.train` (whole trials: steps, evaluation, diagnostics) on
+configuration through `sweepnn.training.trainer.train` (whole trials: steps, evaluation, diagnostics) on
 random 3x32x32 images resident on the device, the two variants alternating, median of --repeats:
 
 - fp32           train.precision fp32, NCHW
@@ -37,9 +37,9 @@ def main() -> None:
         print(json.dumps({"figure": "gpu", "skipped": "no CUDA device on this machine"}))
         return
 
-    from sweepnn.config import Recipe
-    from sweepnn.data import Data
-    from sweepnn.trainer import train
+    from sweepnn.recipe.config import Recipe
+    from sweepnn.training.data import Data
+    from sweepnn.training.trainer import train
 
     device = torch.device("cuda")
     gen = torch.Generator(device=device).manual_seed(0)

@@ -25,11 +25,11 @@ import torch
 
 torch.set_num_threads(1)  # one thread per worker, as sweepnn runs trials on a small CPU
 
-from sweepnn.config import Recipe  # noqa: E402
-from sweepnn.data import load_data  # noqa: E402
-from sweepnn.datasets import DATASETS  # noqa: E402
-from sweepnn.groups import train_group  # noqa: E402
-from sweepnn.trainer import train  # noqa: E402
+from sweepnn.options.datasets import DATASETS  # noqa: E402
+from sweepnn.recipe.config import Recipe  # noqa: E402
+from sweepnn.training.data import load_data  # noqa: E402
+from sweepnn.training.stacked.train import train_group  # noqa: E402
+from sweepnn.training.trainer import train  # noqa: E402
 
 CPU = torch.device("cpu")
 
@@ -92,8 +92,8 @@ def forward_variants(k: int, repeats: int) -> list[dict]:
 
     from torch.func import functional_call, stack_module_state, vmap
 
-    from sweepnn.nets import build_mlp
-    from sweepnn.stacked import StackedMLP
+    from sweepnn.options.models import build_mlp
+    from sweepnn.training.stacked.nets import StackedMLP
 
     cfgs = configs(k, 1)
     data = load_data(cfgs[0].data, CPU)
@@ -129,7 +129,11 @@ def forward_variants(k: int, repeats: int) -> list[dict]:
             h = torch.relu(h) if i < 3 else h
         torch.autograd.grad(loss_of(h), ws + bs)
 
-    variants = {"baddbmm (sweepnn.stacked)": stacked, "vmap(functional_call)": vmapped, "einsum": einsum}
+    variants = {
+        "baddbmm (sweepnn.training.stacked.nets)": stacked,
+        "vmap(functional_call)": vmapped,
+        "einsum": einsum,
+    }
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(repeats * 20):
         for name, fn in variants.items():

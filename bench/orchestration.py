@@ -1,9 +1,9 @@
 """What a trial costs beyond its training: sampler, storage and bookkeeping, at 100 and 1,000 trials.
 
-Runs a 1,000-trial study through `sweepnn.runner.run` (what `sweepnn run` calls: the default journal
+Runs a 1,000-trial study through `sweepnn.sweep.runner.run` (what `sweepnn run` calls: the default journal
 storage in a temporary results folder, the result files rewritten every couple of seconds as trials
 finish) on a recipe whose training is nearly free: 64 blobs, a 4-unit MLP, 1 epoch, random sampling
-of two parameters, the median pruner. Every `sweepnn.trainer.train` call is timed (the function is
+of two parameters, the median pruner. Every `sweepnn.training.trainer.train` call is timed (the function is
 wrapped in this process, for the benchmark only), and each trial's orchestration time is the time
 from the previous trial's end to its own minus its time inside train(). Reported over trials 1-100
 and 901-1000: the mean (the periodic rewrite of the result files included, spread over the trials)
@@ -34,12 +34,12 @@ import torch
 
 torch.set_num_threads(1)
 
-import sweepnn.trainer  # noqa: E402
-from sweepnn.recipe import load, load_text  # noqa: E402
-from sweepnn.results import write_results  # noqa: E402
-from sweepnn.runner import RunOptions, run  # noqa: E402
-from sweepnn.storage import open_storage  # noqa: E402
-from sweepnn.study import open_study  # noqa: E402
+import sweepnn.training.trainer  # noqa: E402
+from sweepnn.recipe.loading import load, load_text  # noqa: E402
+from sweepnn.results.tables import write_results  # noqa: E402
+from sweepnn.sweep.opening import open_study  # noqa: E402
+from sweepnn.sweep.runner import RunOptions, run  # noqa: E402
+from sweepnn.sweep.storage import open_storage  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,12 +91,13 @@ class Clock:
 
 
 class TrainTimer:
-    """Wraps sweepnn.trainer.train, adding up the seconds spent inside it. sweepnn.trials imports
-    train from its module at each call, so replacing the module attribute reaches every trial."""
+    """Wraps sweepnn.training.trainer.train, adding up the seconds spent inside it.
+    sweepnn.sweep.trials imports train from its module at each call, so replacing the module
+    attribute reaches every trial."""
 
     def __init__(self):
         self.total = 0.0
-        self.original = sweepnn.trainer.train
+        self.original = sweepnn.training.trainer.train
 
     def __enter__(self):
         def timed(*args, **kwargs):
@@ -106,17 +107,17 @@ class TrainTimer:
             finally:
                 self.total += time.perf_counter() - t0
 
-        sweepnn.trainer.train = timed
+        sweepnn.training.trainer.train = timed
         return self
 
     def __exit__(self, *exc):
-        sweepnn.trainer.train = self.original
+        sweepnn.training.trainer.train = self.original
 
 
 def sweep(recipe, results: Path) -> Clock:
     with TrainTimer() as timer:
         clock = Clock(timer)
-        run(recipe, RunOptions(results_dir=results, device="cpu", threads=1), clock)
+        run(recipe, RunOptions(results_dir=results, device="cpu", threads=1, write=write_results), clock)
     return clock
 
 

@@ -39,8 +39,9 @@ import yaml
 
 torch.set_num_threads(1)
 
-from sweepnn.recipe import load  # noqa: E402
-from sweepnn.runner import RunOptions, run  # noqa: E402
+from sweepnn.recipe.loading import load  # noqa: E402
+from sweepnn.results.tables import write_results  # noqa: E402
+from sweepnn.sweep.runner import RunOptions, run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MARGIN = 0.002  # 0.2 points of accuracy
@@ -82,7 +83,7 @@ def sweep(
         raw["search"]["pruner"] = spec if isinstance(spec, dict) else {"name": spec}
     cfg = type(recipe).model_validate(raw)
     t0 = time.perf_counter()
-    run(cfg, RunOptions(results_dir=results, device="cpu", threads=1), Silent())
+    run(cfg, RunOptions(results_dir=results, device="cpu", threads=1, write=write_results), Silent())
     seconds = time.perf_counter() - t0
     with open(results / cfg.name / "trials.csv", newline="") as f:
         rows = sorted(csv.DictReader(f), key=lambda r: int(r["number"]))

@@ -7,7 +7,7 @@ torch"` (the reference: what a command that imports torch pays at least) and `py
 interpreter alone). Medians over --repeats rounds.
 
 Whether torch, Optuna or pandas were imported is checked in a fresh interpreter that runs each
-command through Typer's CliRunner and then reads sys.modules (as tests/test_cli.py does); `python -X
+command through Typer's CliRunner and then reads sys.modules (as tests/cli/test_cli.py does); `python -X
 importtime` names the slowest top-level imports of `sweepnn --help`.
 
     python bench/startup.py [--repeats 7]

@@ -76,8 +76,8 @@ def check_split() -> None:
     """The recipe's data must split as the reference's: 4,000 to train, 1,000 to validate."""
     import torch
 
-    from sweepnn.data import load_data
-    from sweepnn.recipe import load
+    from sweepnn.recipe.loading import load
+    from sweepnn.training.data import load_data
 
     data = load_data(load(RECIPE).data, torch.device("cpu"))  # also generates and caches it once
     sizes = (len(data.x_train), len(data.x_val))

@@ -30,10 +30,10 @@ def _spin(stop) -> None:
 def measure(threads: list[int], repeats: int, epochs: int) -> dict[int, float]:
     import torch
 
-    from sweepnn.data import load_data
-    from sweepnn.recipe import load
-    from sweepnn.trainer import train
-    from sweepnn.variants import override
+    from sweepnn.recipe.loading import load
+    from sweepnn.recipe.variants import override
+    from sweepnn.training.data import load_data
+    from sweepnn.training.trainer import train
 
     recipe = load(ROOT / "recipes" / "quickstart.yaml")
     raw = override(recipe).model_dump()

@@ -1,8 +1,8 @@
-"""Trainer overhead: one trial through `sweepnn.trainer.train` against a minimal hand-written loop.
+"""Trainer overhead: one trial through `sweepnn.training.trainer.train` against a minimal hand-written loop.
 
 Both train the quickstart's base configuration (recipes/quickstart.yaml without its search: MNIST-1D,
 MLP 3x128, ReLU, Adam at 1e-3, batch 128) for --epochs epochs, on the same preloaded device tensors
-(`sweepnn.data.load_data`), one torch thread. The hand loop is what a careful user writes: batches
+(`sweepnn.training.data.load_data`), one torch thread. The hand loop is what a careful user writes: batches
 cut by `randperm` indices, the same network (`MODELS`), the same torch optimizer (`build_optimizer`,
 so the same fused Adam), a validation forward after each epoch, nothing else. `train()` does more:
 the recipe's schedule (cosine with a warmup: the learning rate set every step), diagnostics (on by
@@ -34,12 +34,12 @@ import torch
 
 torch.set_num_threads(1)
 
-from sweepnn.config import Recipe  # noqa: E402
-from sweepnn.data import Data, load_data  # noqa: E402
 from sweepnn.options.models import MODELS  # noqa: E402
 from sweepnn.options.optimizers import build_optimizer  # noqa: E402
-from sweepnn.recipe import load  # noqa: E402
-from sweepnn.trainer import train  # noqa: E402
+from sweepnn.recipe.config import Recipe  # noqa: E402
+from sweepnn.recipe.loading import load  # noqa: E402
+from sweepnn.training.data import Data, load_data  # noqa: E402
+from sweepnn.training.trainer import train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CPU = torch.device("cpu")

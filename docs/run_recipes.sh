@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every shipped recipe in full, then writes the tables and charts that the README's *Findings*
-# quote, all made by sweepnn itself:
+# Runs every shipped recipe in full, then writes the tables and charts that docs/findings.md
+# quotes, all made by sweepnn itself:
 #   docs/findings/<recipe>.txt   what `sweepnn run` printed, and its wall time
 #   docs/findings/<recipe>.md    `sweepnn show` and the `compare --by` tables, as Markdown
 #   docs/findings/*.png          a few of the charts `sweepnn plot` drew
@@ -33,7 +33,7 @@ declare -A BY=(
 declare -A WITH=(
   [init_deep_bn]="init_deep"
 )
-# recipe -> charts of `sweepnn plot` copied for the README
+# recipe -> charts of `sweepnn plot` copied for docs/findings.md
 declare -A CHARTS=(
   [init_deep]="curves.png"
   [batchnorm]="effect-train.optimizer.lr.png"

@@ -17,6 +17,8 @@ from pathlib import Path
 
 
 def ordinary_mode() -> int:
+    """The permission bits a plain `open()` gives a new file: 0666 less the umask. Reading the umask sets it
+    to 0 for a moment, for every thread of the process."""
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask

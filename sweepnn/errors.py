@@ -80,4 +80,5 @@ def did_you_mean(name: str, valid: Iterable[str]) -> str:
 
 
 def choices_text(valid: Iterable[str]) -> str:
+    """The valid names sorted and comma-separated, as error messages list them: 'adam, sgd'."""
     return ", ".join(sorted(valid))

@@ -38,7 +38,7 @@ class Frozen(BaseModel):
 
     Strict: a value is taken as written, never converted (`true` is not a batch size of 1, `"3"` is
     not 3 epochs). A whole number is still a number where a float is asked for (`lr: 1`), and
-    `1e-3` is a float because the loader reads it as one (sweepnn.recipe)."""
+    `1e-3` is a float because the loader reads it as one (sweepnn.recipe.loading)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 

@@ -20,7 +20,7 @@ from typing import Any
 # have several lines.
 _REORDERING = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _OTHERS = rf"\x7f-\x9f\ud800-\udfff\u2028\u2029{_REORDERING}\ufffe\uffff"
-# The bidirectional controls: YAML counts them printable and writes them raw, so sweepnn.variants
+# The bidirectional controls: YAML counts them printable and writes them raw, so sweepnn.recipe.variants
 # escapes them itself.
 REORDERING = re.compile(f"[{_REORDERING}]")
 _UNSAFE = re.compile(rf"[\x00-\x08\x0a-\x1f{_OTHERS}]")

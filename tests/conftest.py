@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -80,3 +81,32 @@ def sweepnn(*args, cwd: Path, **kw) -> subprocess.Popen:
         text=True,
         **kw,
     )
+
+
+# ---- helpers more than one test folder uses -------------------------------------------------------
+
+
+def rows(folder: Path) -> list[dict[str, str]]:
+    with open(folder / "trials.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+class Quiet:
+    """Events that record what a display would have shown."""
+
+    def __init__(self):
+        self.epochs: list[tuple[int, int]] = []
+        self.done: list[int] = []
+
+    def sweep_started(self, study, done, budget, resumed, best):
+        self.start = (done, budget, resumed)
+        self.best_at_start = best
+
+    def trial_started(self, number, params):
+        pass
+
+    def epoch_done(self, number, epoch, epochs, metrics):
+        self.epochs.append((number, epoch))
+
+    def trial_done(self, trial, done, budget):
+        self.done.append(trial.number)

@@ -1,7 +1,8 @@
-"""The README's Findings quote docs/findings/, which docs/run_recipes.sh wrote from sweepnn's output.
+"""docs/findings.md quotes docs/findings/, which docs/run_recipes.sh wrote from sweepnn's output.
 
-These tests keep the quotes honest: every row of a two-way table in the README must be the row of the
-same label in the findings file it names, cell for cell, and every recipe has its findings files.
+These tests keep the quotes honest: every row of a two-way table in docs/findings.md must be the row
+of the same label in the findings file it names, cell for cell, and every recipe has its findings
+files and a line in the table of findings.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FINDINGS = ROOT / "docs" / "findings"
-README = (ROOT / "README.md").read_text()
-SECTION = README[README.index("## Findings") : README.index("## Option reference")]
+SECTION = (ROOT / "docs" / "findings.md").read_text()
 
 
 def cells(line: str) -> list[str]:
@@ -22,7 +22,7 @@ def cells(line: str) -> list[str]:
 
 
 def quoted_tables() -> list[tuple[str, list[list[str]]]]:
-    """(findings file, its data rows) for each README table introduced by a `docs/findings/X.md` line."""
+    """(findings file, its data rows) for each table introduced by a `docs/findings/X.md` line."""
     out = []
     for m in re.finditer(r"\(`docs/findings/(\w+)\.md`[^\n]*\n(?:[^\n|]*\n)*?\n((?:\|[^\n]*\n)+)", SECTION):
         rows = [cells(line) for line in m.group(2).splitlines()[2:]]  # past the header and its rule
@@ -30,7 +30,7 @@ def quoted_tables() -> list[tuple[str, list[list[str]]]]:
     return out
 
 
-def test_the_readme_quotes_two_way_tables():
+def test_the_findings_quote_two_way_tables():
     assert {name for name, _ in quoted_tables()} == {"init_deep_bn", "batchnorm", "batch_size", "clipping"}
 
 
@@ -41,7 +41,7 @@ def test_each_quoted_row_is_the_tools_row(name, rows):
     table = printed[printed.rindex("\n\n|") :].strip().splitlines()[2:]
     by_label = {cells(line)[0]: cells(line)[1:] for line in table}
     for row in rows:
-        assert by_label.get(row[0]) == row[1:], f"{name}: README row {row} is not what sweepnn printed"
+        assert by_label.get(row[0]) == row[1:], f"{name}: row {row} of docs/findings.md is not sweepnn's"
 
 
 @pytest.mark.parametrize("recipe", sorted(p.stem for p in (ROOT / "recipes").glob("*.yaml")))
@@ -49,4 +49,4 @@ def test_every_recipe_has_its_findings(recipe):
     run = (FINDINGS / f"{recipe}.txt").read_text()
     assert f"$ sweepnn run recipes/{recipe}.yaml" in run and "wall time:" in run
     assert "Best: trial" in run
-    assert f"`{recipe}`" in SECTION  # and a line in the README's table of findings
+    assert f"`{recipe}`" in SECTION  # and a line in the table of findings

@@ -12,6 +12,9 @@ from sweepnn.registry import OptionParams, Registry, Spec
 
 @dataclass(frozen=True, kw_only=True)
 class ActivationSpec(Spec):
+    """One activation: the torch.nn class `torch_class` with `kwargs`, the gain it asks of gain-aware
+    initializations (`gain`, `gain_param`), and how its units stop learning (`dies`, `saturates`)."""
+
     torch_class: str
     kwargs: Mapping[str, str] = field(default_factory=dict)  # recipe parameter -> torch keyword
     # The nonlinearity name torch.nn.init.calculate_gain knows; activations it does not know (ELU,

@@ -26,6 +26,9 @@ Kind = Literal["table", "signal", "image"]  # (N, F), (N, L) or (N, C, L), (N, C
 
 @dataclass(frozen=True, kw_only=True)
 class AugmentSpec(Spec):
+    """One augmentation: `apply` transforms a whole training batch on the device with the trial's generator;
+    `kinds` are the inputs (table, signal, image) a recipe may use it on."""
+
     apply: Callable[[Any, Any, Any], Any]  # (params, batch, torch.Generator) -> augmented batch
     kinds: tuple[Kind, ...]  # the inputs it makes sense for
 

@@ -20,6 +20,9 @@ InitFn = Callable[[Any, OptionParams, tuple[str, float]], None]
 
 @dataclass(frozen=True, kw_only=True)
 class InitSpec(Spec):
+    """One weight initialization: `apply(weight, params, (nonlinearity, its parameter))` fills a weight matrix
+    or kernel in place; biases and normalization layers are set by rule, not by the entry."""
+
     apply: InitFn
 
 

@@ -17,8 +17,14 @@ LossFn = Callable[[Any, Any, Any, float], Any]
 
 @dataclass(frozen=True, kw_only=True)
 class LossSpec(Spec):
+    """One loss: `fn` is the batch mean the trainer minimizes, `per_example` the unreduced form a stacked
+    group needs (None keeps the loss out of groups); `task` is the task it serves."""
+
     task: Task
     fn: LossFn
+    # fn(params, outputs, targets) -> the loss of each example, unreduced: what a stacked group
+    # needs to give each member its own mean. None: the loss has no such form and is not stacked.
+    per_example: Callable[[Any, Any, Any], Any] | None = None
 
 
 def _cross_entropy(p, out, y, smoothing):
@@ -39,6 +45,18 @@ def _huber(p, out, y, smoothing):
     return F.huber_loss(out, y, delta=p.delta)
 
 
+def _each(name: str, **fixed):
+    """torch.nn.functional's loss `name` per example (reduction none), with the entry's keywords."""
+
+    def per_example(p, out, y):
+        import torch.nn.functional as F
+
+        kwargs = {k: getattr(p, k) for k in fixed}
+        return getattr(F, name)(out, y, reduction="none", **kwargs)
+
+    return per_example
+
+
 LOSSES: Registry[LossSpec] = Registry(
     "loss",
     [
@@ -47,13 +65,21 @@ LOSSES: Registry[LossSpec] = Registry(
             description="softmax cross-entropy (classification)",
             task="classification",
             fn=_cross_entropy,
+            per_example=_each("cross_entropy"),
         ),
-        LossSpec(name="mse", description="mean squared error (regression)", task="regression", fn=_mse),
+        LossSpec(
+            name="mse",
+            description="mean squared error (regression)",
+            task="regression",
+            fn=_mse,
+            per_example=_each("mse_loss"),
+        ),
         LossSpec(
             name="huber",
             description="squared below delta, linear above: robust to outliers (regression)",
             task="regression",
             fn=_huber,
+            per_example=_each("huber_loss", delta=True),
             fields={"delta": (float, Field(1.0, gt=0, description="where squared turns linear"))},
         ),
     ],

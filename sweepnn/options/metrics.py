@@ -10,9 +10,11 @@ from sweepnn.registry import Registry, Spec
 
 @dataclass(frozen=True, kw_only=True)
 class MetricSpec(Spec):
+    """One recorded metric: its natural `direction` (an objective's default) and the task it exists
+    for (`task`, None for every task)."""
+
     direction: Literal["maximize", "minimize"]
     task: Literal["classification", "regression"] | None = None  # None: recorded for every task
-    unit: str = ""
 
 
 METRICS: Registry[MetricSpec] = Registry(
@@ -52,7 +54,6 @@ METRICS: Registry[MetricSpec] = Registry(
             name="train_time",
             description="seconds of training so far (evaluation excluded)",
             direction="minimize",
-            unit="s",
         ),
     ],
 )

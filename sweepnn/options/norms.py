@@ -12,6 +12,9 @@ from sweepnn.registry import OptionParams, Registry, Spec
 
 @dataclass(frozen=True, kw_only=True)
 class NormSpec(Spec):
+    """One normalization: the torch.nn class after a linear layer (`torch_class`, None for no layer) and after
+    a convolution (`conv_class`, `conv_args`, `conv_kwargs`); `kwargs`: recipe name -> torch keyword."""
+
     torch_class: str | None  # None: no layer at all
     kwargs: Mapping[str, str] = field(default_factory=dict)  # recipe parameter -> torch keyword
     # After a convolution: the class ("{d}" is 1 or 2 spatial dimensions), its leading arguments

@@ -15,11 +15,18 @@ from sweepnn.registry import OptionParams, Registry, Spec
 
 @dataclass(frozen=True, kw_only=True)
 class OptimizerSpec(Spec):
+    """One optimizer: the torch.optim class `torch_class` and the keywords it pins (`fixed`), whether torch
+    has a fused kernel for it, how a stacked group runs it (`stacked`) and whether its decay is decoupled."""
+
     torch_class: str
     fixed: Mapping[str, Any] = field(default_factory=dict)  # torch keywords the entry pins (nesterov)
     # torch has a fused kernel for it, on the CPU as on CUDA: one kernel for every tensor instead of
     # several small ops per tensor (Adam: 0.3 ms instead of 1.1 ms a step for the quickstart MLP)
     fused: bool = False
+    # how a stacked group (sweepnn.training.stacked.optim) runs it: "sgd" and "adam" are stacked
+    # updates over the whole group; "torch" is one torch optimizer per member (the trainer's cost)
+    stacked: str = "torch"
+    decoupled_decay: bool = False  # weight decay applied to the weights apart from the gradient (AdamW)
 
 
 def _lr(default: float):
@@ -40,18 +47,21 @@ OPTIMIZERS: Registry[OptimizerSpec] = Registry(
             name="sgd",
             description="plain stochastic gradient descent",
             torch_class="SGD",
+            stacked="sgd",
             fields={"lr": _lr(0.01), "weight_decay": _WD},
         ),
         OptimizerSpec(
             name="momentum",
             description="SGD with (heavy-ball) momentum",
             torch_class="SGD",
+            stacked="sgd",
             fields={"lr": _lr(0.01), "momentum": _MOMENTUM, "weight_decay": _WD},
         ),
         OptimizerSpec(
             name="nesterov",
             description="SGD with Nesterov momentum",
             torch_class="SGD",
+            stacked="sgd",
             fixed={"nesterov": True},
             # torch refuses Nesterov without momentum, so 0 is not a valid value here
             fields={
@@ -87,6 +97,7 @@ OPTIMIZERS: Registry[OptimizerSpec] = Registry(
             description="Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8 as in Kingma & Ba)",
             torch_class="Adam",
             fused=True,
+            stacked="adam",
             fields=_ADAM,
         ),
         OptimizerSpec(
@@ -94,6 +105,8 @@ OPTIMIZERS: Registry[OptimizerSpec] = Registry(
             description="Adam with decoupled weight decay (Loshchilov & Hutter)",
             torch_class="AdamW",
             fused=True,
+            stacked="adam",
+            decoupled_decay=True,
             fields={**_ADAM, "weight_decay": (float, Field(0.01, ge=0, description="decoupled decay"))},
         ),
         OptimizerSpec(

@@ -21,6 +21,9 @@ FitFn = Callable[[Any, Any, tuple[int, ...]], tuple[Any, Any]] | None
 
 @dataclass(frozen=True, kw_only=True)
 class ScalerSpec(Spec):
+    """One input normalization: `fit(params, x_train, dims)` gives the (shift, scale) every split is mapped
+    through as (x - shift) / scale; `fit` None: inputs as they are."""
+
     fit: FitFn
 
 

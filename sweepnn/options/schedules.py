@@ -22,14 +22,22 @@ FactorFn = Callable[[OptionParams, int, int, int], float]
 
 @dataclass(frozen=True, kw_only=True)
 class ScheduleSpec(Spec):
+    """One learning-rate schedule: `factor(params, step, total_steps, steps_per_epoch)` multiplies the base
+    rate; `on_plateau` marks the one that also follows a metric, `constant` one whose factor is always 1."""
+
     factor: FactorFn
     # Also scaled at epoch ends by a metric's progress (reduce-on-plateau): the one schedule that is
     # not a pure function of the step. The trainer keeps that state; `factor` is the pure part.
     on_plateau: bool = False
+    # the factor is 1 at every step: with no warmup the trainer never touches the learning rate
+    constant: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
 class WarmupSpec(Spec):
+    """One warmup: `steps(params, steps_per_epoch)` is its length in optimizer steps (0 for none), over which
+    the factor ramps linearly up to the schedule's start."""
+
     steps: Callable[[OptionParams, int], int]  # (params, steps_per_epoch) -> warmup length in steps
 
 
@@ -112,7 +120,10 @@ SCHEDULES: Registry[ScheduleSpec] = Registry(
     "schedule",
     [
         ScheduleSpec(
-            name="constant", description="the learning rate never changes", factor=lambda p, s, t, e: 1.0
+            name="constant",
+            description="the learning rate never changes",
+            factor=lambda p, s, t, e: 1.0,
+            constant=True,
         ),
         ScheduleSpec(
             name="step",
@@ -217,6 +228,12 @@ class Plateau:
                 self.scale = max(self.scale * self.p.gamma, self.p.min_factor)
                 self.waited = 0
         return self.scale
+
+
+def lr_is_constant(schedule: OptionParams) -> bool:
+    """Does the learning rate stay the optimizer's own at every step (no decay, no warmup)?"""
+    warmup = schedule.warmup
+    return SCHEDULES[schedule.name].constant and WARMUPS[warmup.name].steps(warmup, 1) == 0
 
 
 def lr_factor(schedule: OptionParams, step: int, total_steps: int, steps_per_epoch: int) -> float:

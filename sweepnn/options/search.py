@@ -1,4 +1,4 @@
-"""Optuna samplers and pruners. Entries name the Optuna class; only sweepnn.study imports Optuna."""
+"""Optuna samplers and pruners. Entries name the Optuna class; only sweepnn.sweep imports Optuna."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from sweepnn.registry import Registry, Spec
 
 @dataclass(frozen=True, kw_only=True)
 class SamplerSpec(Spec):
+    """One Optuna sampler: the class `optuna_class`, built with the entry's parameters and the seed;
+    `multi_objective` and `needs_grid` say which searches it can run."""
+
     optuna_class: str
     multi_objective: bool  # can it optimize several objectives at once?
     needs_grid: bool = False  # does it need every searched parameter as a finite list of values?
@@ -19,7 +22,12 @@ class SamplerSpec(Spec):
 
 @dataclass(frozen=True, kw_only=True)
 class PrunerSpec(Spec):
+    """One Optuna pruner: the optuna.pruners class `optuna_class`, built with the entry's parameters; with
+    `takes_max_resource` it is also given the longest trial's epochs as `max_resource`."""
+
     optuna_class: str
+    # Optuna's class is told the longest trial's epochs (its top rung) as `max_resource`
+    takes_max_resource: bool = False
 
 
 _STARTUP = (int, Field(10, ge=0, description="random trials before the model-based search starts"))
@@ -120,6 +128,7 @@ PRUNERS: Registry[PrunerSpec] = Registry(
             name="hyperband",
             description="Hyperband: several successive-halving brackets",
             optuna_class="HyperbandPruner",
+            takes_max_resource=True,
             fields={
                 "min_resource": (int, Field(1, ge=1, description="epochs before the first rung")),
                 "reduction_factor": (int, Field(3, ge=2, description="keep 1/factor at each rung")),

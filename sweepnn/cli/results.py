@@ -1,0 +1,299 @@
+"""Commands that read finished studies: list, compare, show, export, plot .
+
+They read the storage a sweep wrote (`--storage`, SWEEPNN_STORAGE, or results/studies.journal) and
+never change it. Tables come as a rich table for people, CSV and JSON with raw numbers for programs,
+or Markdown for notes. pandas and Optuna are imported inside the commands, as in sweepnn.cli.app.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sweepnn.cli.app import app, errors_to_exit, stdout_console
+from sweepnn.errors import InputError
+
+
+class Format(str, Enum):
+    """How a reading command prints a table: rich for people, CSV or JSON for programs, Markdown."""
+
+    table = "table"
+    csv = "csv"
+    markdown = "markdown"
+    json = "json"
+
+
+class ExportFormat(str, Enum):
+    """The file formats of `sweepnn export` (Parquet needs the sweepnn[parquet] extra)."""
+
+    csv = "csv"
+    parquet = "parquet"
+    markdown = "markdown"
+    json = "json"
+
+
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="SWEEPNN_STORAGE",
+        help="Optuna storage URL or journal file (default: results/studies.journal).",
+    ),
+]
+ResultsOpt = Annotated[Path, typer.Option(help="Folder the sweeps wrote results to.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", case_sensitive=False, help="Output format.")]
+
+
+# ---- rendering ----------------------------------------------------------------------------------
+
+
+def _formatted(df):
+    from sweepnn.results.tables import fmt
+
+    return df.map(fmt) if hasattr(df, "map") else df.applymap(fmt)
+
+
+def _markdown(shown) -> str:
+    """A display frame as a Markdown table; numbers keep their formatting and align right, stored
+    text is safe text whose pipes do not split its cell (sweepnn.results.tables.markdown_table)."""
+    from sweepnn.results.tables import markdown_table
+
+    return markdown_table(shown)
+
+
+def _csv(df) -> str:
+    """CSV of raw values, with the text in them safe to print or cat (sweepnn.untrusted.safe_frame)."""
+    from sweepnn.untrusted import safe_frame
+
+    return safe_frame(df).to_csv(index=False)
+
+
+def _records(df) -> list[dict]:
+    return json.loads(df.to_json(orient="records", double_precision=15))
+
+
+def _emit(df, fmt: Format, title: str, shown=None) -> None:
+    """Write one table: `df` holds raw values (CSV, JSON), `shown` the human version (default: `df`
+    with numbers formatted). Study names and values come from the storage: shown as safe text."""
+    from sweepnn.results.display import ranked_table
+    from sweepnn.untrusted import rich_line, safe_text
+
+    if fmt is Format.csv:
+        typer.echo(_csv(df), nl=False)
+    elif fmt is Format.json:  # JSON escapes control characters itself; programs get the values as stored
+        typer.echo(json.dumps(_records(df), indent=2))
+    else:
+        shown = _formatted(df) if shown is None else shown
+        if fmt is Format.markdown:
+            typer.echo(f"**{safe_text(title)}**\n\n{_markdown(shown)}")
+        else:
+            console = stdout_console()
+            console.print(rich_line((title, "bold")), soft_wrap=True)  # a table would wrap it to its width
+            console.print(ranked_table(shown))
+
+
+def _write_parquet(df, path: Path) -> None:
+    """The trials frame as Parquet; columns that mix kinds (a choice of None or a name) become text."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is None:
+        raise InputError("parquet needs pyarrow: pip install 'sweepnn[parquet]'")
+    import math
+
+    df = df.copy()
+    for col in df.columns:
+        if df[col].dtype.kind != "O":  # numbers and booleans are one kind already
+            continue
+        kinds = {type(v) for v in df[col] if v is not None and not (isinstance(v, float) and math.isnan(v))}
+        if len(kinds) > 1 or kinds - {str, bool, int, float}:
+            df[col] = df[col].map(lambda v: None if v is None else str(v))
+    from sweepnn.atomic import replacing
+
+    try:  # a temporary name, then a rename: a failed write leaves any earlier file whole
+        with replacing(path) as tmp:
+            df.to_parquet(tmp, index=False)
+    except OSError as e:
+        raise InputError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _open(storage: str | None, results: Path, names: list[str] | None):
+    from sweepnn.sweep.reading import load_studies, open_for_reading
+
+    return load_studies(open_for_reading(storage, results), names)
+
+
+# ---- commands -----------------------------------------------------------------------------------
+
+
+@app.command("list")
+@errors_to_exit
+def list_(
+    storage: StorageOpt = None, results: ResultsOpt = Path("results"), format: FormatOpt = Format.table
+):
+    """List the studies in the storage: trials by state and the best value of each."""
+    from sweepnn.results.analysis import summaries
+    from sweepnn.sweep.reading import open_for_reading
+
+    df = summaries(open_for_reading(storage, results))
+    _emit(df, format, title=f"{len(df)} stud{'y' if len(df) == 1 else 'ies'}")
+
+
+@app.command()
+@errors_to_exit
+def compare(
+    studies: Annotated[
+        list[str] | None, typer.Argument(help="Studies to compare (default: all).", show_default=False)
+    ] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by",
+            help="A recipe path (model.init, train.optimizer.name): the effect of its values over all"
+            " completed trials. Twice: the two-way table.",
+            show_default=False,
+        ),
+    ] = None,
+    format: FormatOpt = Format.table,
+    storage: StorageOpt = None,
+    results: ResultsOpt = Path("results"),
+) -> None:
+    """Compare studies: their best trials side by side, or the effect of a recipe path's values."""
+    from sweepnn.results import effects
+    from sweepnn.results.analysis import check_paths
+    from sweepnn.results.tables import fmt
+
+    loaded = _open(storage, results, studies)
+    if not by:
+        _emit(effects.side_by_side(loaded), format, title="Best trial of each study")
+        return
+    if len(by) > 2:
+        raise InputError(f"--by takes one path (marginal effect) or two (two-way table), not {len(by)}")
+    paths = check_paths(by, loaded)
+    if len(paths) < len(by):
+        raise InputError(f"--by names {paths[0]} twice; give two different paths for a two-way table")
+    df, direction = effects.trials_for(loaded, paths)
+    metric = loaded[0].metric
+    where = f"{len(df)} completed trials of {', '.join(s.name for s in loaded)}"
+    if len(paths) == 1:
+        table = effects.marginal(df, paths[0], direction, metric)
+        shown = _formatted(table)
+        if "ci low" in table:  # one column for the interval: people read it as a range
+            ci = [
+                f"{fmt(a)}..{fmt(b)}" if a == a else ""
+                for a, b in zip(table["ci low"], table["ci high"], strict=True)
+            ]
+            shown = shown.drop(columns=["ci low", "ci high"])
+            shown.insert(shown.columns.get_loc("seeds") + 1, "95% CI of best", ci)
+        _emit(table, format, f"{metric} ({direction}) by {paths[0]}: {where}", shown)
+        return
+    long = effects.two_way(df, paths[0], paths[1], direction)
+    shown = effects.pivot(long, *paths, lambda r: f"{fmt(r['best'])} ({r['trials']})")
+    title = f"best {metric} ({direction}) and trials by {paths[0]} (rows) and {paths[1]} (columns): {where}"
+    _emit(long, format, title, shown)
+
+
+@app.command()
+@errors_to_exit
+def show(
+    study: Annotated[str, typer.Argument(help="The study's name.", show_default=False)],
+    top: Annotated[int, typer.Option(min=1, help="Trials to list.")] = 10,
+    format: FormatOpt = Format.table,
+    storage: StorageOpt = None,
+    results: ResultsOpt = Path("results"),
+) -> None:
+    """One study: ranked trials with diagnostics, best configuration, importances, learning curves."""
+    from sweepnn.results import inspection
+
+    r = inspection.build(_open(storage, results, [study])[0], top)
+    if format is Format.csv:
+        typer.echo(_csv(r.frame.head(top)), nl=False)
+    elif format is Format.json:
+        typer.echo(json.dumps(inspection.to_json(r), indent=2))
+    elif format is Format.markdown:
+        typer.echo(inspection.to_markdown(r, _markdown(inspection.ranked(r))), nl=False)
+    else:
+        from sweepnn.results.display import ranked_table
+        from sweepnn.untrusted import rich_line
+
+        console = stdout_console()
+        head = inspection.header_lines(r)  # the description is the recipe's text: never markup
+        console.print(rich_line((head[0], "bold"), "\n", head[1], "\n", multiline=True))
+        console.print(f"[bold]Top {top} trials[/]")
+        console.print(ranked_table(inspection.ranked(r)))
+        for title, lines in (
+            ("Best configuration", inspection.best_lines(r)),
+            ("Parameter importances", inspection.importance_lines(r)),
+            ("Learning curves", inspection.curve_lines(r)),
+        ):
+            console.print(f"\n[bold]{title}[/]")
+            console.print(rich_line("\n".join(lines), multiline=True), soft_wrap=True)
+
+
+@app.command()
+@errors_to_exit
+def export(
+    study: Annotated[str, typer.Argument(help="The study's name.", show_default=False)],
+    format: Annotated[
+        ExportFormat, typer.Option("--format", "-f", case_sensitive=False, help="File format.")
+    ] = ExportFormat.csv,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="File to write (default: stdout; parquet: results/<study>/trials.parquet)."
+        ),
+    ] = None,
+    storage: StorageOpt = None,
+    results: ResultsOpt = Path("results"),
+) -> None:
+    """Export every trial of a study, ranked, with dotted parameter paths as columns."""
+    from sweepnn.results.tables import atomic_write, trials_frame
+    from sweepnn.untrusted import safe_text
+
+    s = _open(storage, results, [study])[0]
+    df = trials_frame(s.study, s.recipe)
+    if format is ExportFormat.parquet:
+        path = output or results / s.name / "trials.parquet"
+        _write_parquet(df, path)
+        typer.echo(f"Wrote {len(df)} trials to {safe_text(path)}")
+        return
+    if format is ExportFormat.csv:
+        text = _csv(df)
+    elif format is ExportFormat.json:
+        text = json.dumps(_records(df), indent=2) + "\n"
+    else:  # for reading: columns no trial has a value in (metrics of another task) are left out
+        text = _markdown(_formatted(df.dropna(axis="columns", how="all"))) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        atomic_write(output, text)
+    except OSError as e:
+        raise InputError(f"cannot write {output}: {e.strerror or e}") from None
+    typer.echo(f"Wrote {len(df)} trials to {safe_text(output)}")
+
+
+@app.command()
+@errors_to_exit
+def plot(
+    study: Annotated[str, typer.Argument(help="The study's name.", show_default=False)],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder (default: results/<study>/plots).")
+    ] = None,
+    storage: StorageOpt = None,
+    results: ResultsOpt = Path("results"),
+) -> None:
+    """Write PNG charts of a study: history, learning curves, effects, importances, lr schedule."""
+    from sweepnn.results.plots import write_plots
+
+    s = _open(storage, results, [study])[0]
+    folder = output or results / s.name / "plots"
+    written, skipped = write_plots(s, folder)
+    from sweepnn.untrusted import safe_text
+
+    for path in written:
+        typer.echo(safe_text(f"Wrote {path}"))
+    for note in skipped:  # a note may quote Optuna's error about stored values
+        typer.echo(safe_text(f"Skipped {note}"))

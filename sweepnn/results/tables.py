@@ -1,0 +1,370 @@
+"""What a sweep leaves behind: results/<study>/ with recipe.yaml, trials.csv, summary.md, best.yaml.
+
+One frame of trials (pandas) feeds every output: the CSV keeps dotted parameter paths as columns, the
+tables a person reads use short names. Every file is written to a temporary name and renamed, so a
+crash or kill during a write leaves the previous version whole.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sweepnn import record
+from sweepnn.atomic import atomic_write
+from sweepnn.errors import SweepnnError
+from sweepnn.options.datasets import task_of
+from sweepnn.options.metrics import METRICS
+from sweepnn.recipe.config import Recipe
+from sweepnn.recipe.space import apply, short_names
+from sweepnn.recipe.variants import to_yaml
+from sweepnn.record import outcome_counts, retried, state_of
+from sweepnn.results.analysis import label
+from sweepnn.untrusted import md_cell, safe_frame, safe_text
+
+# Scores on the test split, for the best trials only (see sweepnn.training.holdout).
+TEST_COLUMNS = ("test_accuracy", "test_r2", "test_loss")
+# Training-health diagnostics of the final epoch (see sweepnn.training.diagnostics).
+DIAGNOSTIC_COLUMNS = ("grad_ratio", "dead_fraction", "saturated_fraction", "update_ratio", "gap")
+# The diagnostics `show` adds to the ranked table (sweepnn.results.inspection), by the names it
+# shows them under.
+SHOWN_DIAGNOSTICS = {
+    "dead_fraction": "dead",
+    "saturated_fraction": "saturated",
+    "update_ratio": "update",
+    "gap": "gap",
+}
+
+
+def metric_columns(recipe: Recipe) -> list[str]:
+    """The metrics a trial of this recipe records, in the registry's order: those of its task and
+    those every task records (a regression study has val_r2 and no accuracy)."""
+    task = task_of(recipe.data)
+    return [name for name, spec in METRICS.items() if spec.task in (None, task)]
+
+
+def _outcome(t) -> str:
+    """sweepnn's diagnosis: ok, stalled, saturated, ..., diverged, pruned, failed, interrupted."""
+    return t.user_attrs.get(record.OUTCOME) or state_of(t)
+
+
+def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
+    """One row per trial, ranked: best first; unfinished and failed trials last."""
+    objectives = recipe.search.objectives
+    paths = list(recipe.search.space)
+    pareto = {t.number for t in study.best_trials} if len(objectives) > 1 and _any_complete(study) else set()
+    from sweepnn.record import held_out_scores  # the study is open: Optuna is loaded already
+
+    tested = held_out_scores(study)
+    repeats = recipe.search.repeats
+    if repeats > 1:  # every seed's network scored on the test split: the spread beside the mean
+        from sweepnn.record import held_out_spread
+        from sweepnn.training.repeats import outcome_over_seeds
+
+        spread = held_out_spread(study)
+    metric_cols = metric_columns(recipe)
+    again = retried(study.get_trials(deepcopy=False))  # attempts trained again: history, never ranked
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        if t.user_attrs.get(record.OUTCOME) == "surplus":  # asked for after the budget ran out, never trained
+            continue
+        params = t.user_attrs.get(record.PARAMS, t.params)
+        metrics = t.user_attrs.get(record.METRICS) or {}
+        outcome = _outcome(t)
+        if repeats > 1:  # the outcome over the seeds: 'vanishing 2/3'
+            outcome = outcome_over_seeds(t.user_attrs.get(record.REPEATS), outcome)
+        row: dict[str, Any] = {"number": t.number, "state": state_of(t), "outcome": outcome}
+        for i, o in enumerate(objectives):
+            value = t.values[i] if t.values is not None else None
+            if value is None and t.state.name == "PRUNED" and len(objectives) == 1 and t.intermediate_values:
+                value = t.intermediate_values[max(t.intermediate_values)]  # the value it was pruned at
+            row[f"objective.{o.metric}"] = value
+            if repeats > 1:  # the spread of the objective over the seeds of a complete trial
+                row[f"objective.{o.metric}.std"] = (t.user_attrs.get(record.METRICS_STD) or {}).get(o.metric)
+        if pareto:
+            row["pareto"] = t.number in pareto
+        for path in paths:
+            row[path] = params.get(path)
+        for m in (*metric_cols, *DIAGNOSTIC_COLUMNS):
+            row[m] = metrics.get(m)
+        for m in TEST_COLUMNS:
+            row[m] = tested.get(t.number, {}).get(m)
+            if repeats > 1:
+                row[f"{m}.std"] = spread.get(t.number, {}).get(m)
+        row["epochs"] = t.user_attrs.get(record.EPOCHS)
+        row["seconds"] = t.user_attrs.get(record.SECONDS)
+        row["reason"] = t.user_attrs.get(record.REASON, "")
+        if again:
+            row["retried_as"] = again.get(t.number)
+        rows.append(row)
+    columns = [
+        "rank",
+        "number",
+        "state",
+        "outcome",
+        *(
+            c
+            for o in objectives
+            for c in (f"objective.{o.metric}", *([f"objective.{o.metric}.std"] if repeats > 1 else []))
+        ),
+        *(["pareto"] if pareto else []),
+        *paths,
+        *metric_cols,
+        *(
+            c
+            for m in TEST_COLUMNS
+            if any(m in v for v in tested.values())
+            for c in (m, *([f"{m}.std"] if repeats > 1 else []))
+        ),
+        *DIAGNOSTIC_COLUMNS,
+        "epochs",
+        "seconds",
+        "reason",
+        *(["retried_as"] if again else []),
+    ]
+    df = pd.DataFrame(rows, columns=[c for c in columns if c != "rank"])
+    if df.empty:
+        return pd.DataFrame(columns=columns)
+    if again:
+        df["retried_as"] = df["retried_as"].astype("Int64")
+    return _rank(df, recipe, bool(pareto))
+
+
+def _any_complete(study) -> bool:
+    return any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
+
+
+def _rank(df: pd.DataFrame, recipe: Recipe, pareto: bool) -> pd.DataFrame:
+    first = recipe.search.objectives[0]
+    col = f"objective.{first.metric}"
+    # Completed trials by objective, then pruned ones by the value they reached, then the rest.
+    tier = df["state"].map({"complete": 0, "pruned": 1}).fillna(2)
+    if "retried_as" in df:  # attempts trained again: history, after every result
+        tier = tier.where(df["retried_as"].isna(), 3)
+    sign = -1 if first.direction == "maximize" else 1
+    key = pd.to_numeric(df[col], errors="coerce") * sign
+    order = pd.DataFrame(
+        {"p": ~df["pareto"] if pareto else 0, "tier": tier, "key": key.fillna(math.inf), "n": df["number"]}
+    )
+    df = df.loc[order.sort_values(["tier", "p", "key", "n"]).index].reset_index(drop=True)
+    complete = df["state"] == "complete"
+    ranks = pd.Series(range(1, len(df) + 1))
+    if f"{col}.std" in df:
+        ranks = _tied_ranks(df[col], df[f"{col}.std"], recipe.search.repeats)
+    df.insert(0, "rank", ranks.where(complete).astype("Int64"))
+    return df
+
+
+def _tied_ranks(mean: pd.Series, std: pd.Series, k: int) -> pd.Series:
+    """Ranks in table order where a trial whose mean is within the noise of the one above shares its
+    rank (1, 2, 2, 4): the difference is under 1.96 standard errors of a difference of two means."""
+    ranks: list[int] = []
+    for i in range(len(mean)):
+        se = math.sqrt(((std.iloc[i] or 0) ** 2 + (std.iloc[i - 1] or 0) ** 2) / k) if i else 0.0
+        tied = i > 0 and abs(mean.iloc[i] - mean.iloc[i - 1]) < 1.96 * se
+        ranks.append(ranks[-1] if tied else i + 1)
+    return pd.Series(ranks)
+
+
+def best_number(study, recipe: Recipe) -> int | None:
+    """The best completed trial: by the objective, or for several the Pareto trial best on the first."""
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    if not complete:
+        return None
+    if len(recipe.search.objectives) == 1:
+        return study.best_trial.number
+    first = recipe.search.objectives[0]
+    pick = max if first.direction == "maximize" else min
+    return pick(study.best_trials, key=lambda t: t.values[0]).number
+
+
+def best_recipe(study, recipe: Recipe) -> tuple[Recipe, Any] | None:
+    """The best trial as a complete recipe that trains that one configuration when run."""
+    number = best_number(study, recipe)
+    if number is None:
+        return None
+    trial = study.trials[number]
+    cfg = apply(recipe, trial.user_attrs.get(record.PARAMS, trial.params))
+    raw = cfg.model_dump(mode="python")
+    raw["name"] = f"{recipe.name}-trial{number}"  # its own study: a later best gets another
+    raw["description"] = f"Best trial ({number}) of study '{recipe.name}'." + (
+        f" {recipe.description}" if recipe.description else ""
+    )
+    raw["search"] = {
+        "n_trials": 1,
+        "pruner": "none",
+        "objective": [o.model_dump() for o in recipe.search.objectives],
+    }
+    return Recipe.model_validate(raw), trial
+
+
+# ---- text ---------------------------------------------------------------------------------------
+
+
+def fmt(value: Any) -> str:
+    """Numbers as a person reads them: 4 significant digits, scientific when tiny or huge."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (dict, list, tuple)):  # a search choice with parameters, as compare names it
+        return str(label(value))
+    if isinstance(value, float):
+        if value == 0:
+            return "0"
+        if abs(value) < 1e-3 or abs(value) >= 1e5:
+            return f"{value:.2e}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def results_only(df: pd.DataFrame) -> pd.DataFrame:
+    """The trials frame without attempts that were trained again: those are history (trials.csv
+    keeps them, with their state), not results, so no ranked table or report shows them."""
+    if "retried_as" not in df:
+        return df
+    return df[df["retried_as"].isna()].reset_index(drop=True)
+
+
+def display_frame(df: pd.DataFrame, recipe: Recipe, top: int | None = None) -> pd.DataFrame:
+    """The ranked table as people read it: short parameter names, formatted numbers, no CSV-only columns."""
+    paths = list(recipe.search.space)
+    objective_cols = [c for c in df.columns if c.startswith("objective.") and not c.endswith(".std")]
+    keep = [
+        "rank",
+        "number",
+        *objective_cols,
+        *(["pareto"] if "pareto" in df else []),
+        # the held-out score of the best trials: how the chosen ones do on data that chose nothing
+        *(c for c in TEST_COLUMNS[:2] if c in df),
+        *paths,
+        "epochs",
+        "seconds",
+        "state",
+        "outcome",
+        # the diagnostic that tells the failures apart: gradient flow from the last layer to the first
+        *(["grad_ratio"] if "grad_ratio" in df and df["grad_ratio"].notna().any() else []),
+    ]
+    df = results_only(df)
+    out = df[keep].head(top) if top else df[keep]
+    formatted = out.map(fmt) if hasattr(out, "map") else out.applymap(fmt)
+    for c in (*objective_cols, *TEST_COLUMNS[:2]):  # seed repeats: mean ± std over the seeds
+        if c in formatted and f"{c}.std" in df:
+            std = df[f"{c}.std"].head(len(out)).map(lambda v: f"{v:.2g}" if pd.notna(v) else "")
+            formatted[c] = [f"{m} ± {s}" if s else m for m, s in zip(formatted[c], std, strict=True)]
+    renamed = {
+        "number": "trial",
+        "seconds": "time (s)",
+        "grad_ratio": "grad first/last",
+        **{c: c.removeprefix("objective.") for c in objective_cols},
+    }
+    # a searched path's label never takes the name of one of the table's own columns
+    fixed = [*(renamed.get(c, c) for c in keep if c not in paths), *SHOWN_DIAGNOSTICS.values()]
+    return formatted.rename(columns={**renamed, **short_names(paths, fixed=fixed)})
+
+
+def _numeric(column: pd.Series) -> bool:
+    values = column[column != ""]
+    return bool(len(values)) and pd.to_numeric(values, errors="coerce").notna().all()
+
+
+def counts(study) -> dict[str, int]:
+    """The study's trials by outcome, of those that are results (sweepnn.training.result.results_of)."""
+    return outcome_counts(study.get_trials(deepcopy=False))
+
+
+def summary_markdown(
+    study, recipe: Recipe, df: pd.DataFrame, best: tuple[Recipe, Any] | None, folder: Path
+) -> str:
+    """summary.md: the study's objectives and counts, its start-up time, the ranked trials and the
+    best configuration."""
+    # A recipe's text and a trial's values are shown as safe text (sweepnn.untrusted): no escape
+    # sequence reaches the file, and no pipe in a value splits a table cell.
+    lines = [f"# Study `{safe_text(recipe.name)}`", ""]
+    if recipe.description:
+        lines += [safe_text(recipe.description.strip(), multiline=True), ""]
+    objectives = ", ".join(f"{o.metric} ({o.direction})" for o in recipe.search.objectives)
+    states = ", ".join(f"{n} {s}" for s, n in sorted(counts(study).items()))
+    lines += [
+        f"- objective: {objectives}",
+        f"- trials: {sum(counts(study).values())} ({states}){_history_note(df)}",
+        f"- data: {recipe.data.name}; model: {recipe.model.name}; epochs: {recipe.train.epochs}",
+        f"- sampler: {recipe.search.sampler.name}",
+    ]
+    startup = study.user_attrs.get(record.STUDY_STARTUP)
+    if startup is not None:
+        lines.append(f"- start-up: {startup:.2f} s (the process's one-off set-up, in no trial's time)")
+    lines.append("")
+    if best is not None:
+        _cfg, trial = best
+        values = ", ".join(
+            f"{o.metric} = {fmt(v)}" for o, v in zip(recipe.search.objectives, trial.values, strict=True)
+        )
+        lines += [f"## Best trial: {trial.number} ({values})", ""]
+        params = trial.user_attrs.get(record.PARAMS, trial.params)
+        ordered = [k for k in recipe.search.space if k in params]
+        lines += [f"- `{k}`: {safe_text(fmt(params[k]))}" for k in ordered] or ["- (no searched parameters)"]
+        lines += ["", f"Train it again: `sweepnn run {safe_text(folder / 'best.yaml')}`", ""]
+    else:
+        lines += ["No trial completed.", ""]
+    lines += ["## Ranked trials", "", markdown_table(display_frame(df, recipe)), ""]
+    return "\n".join(lines)
+
+
+def _history_note(df: pd.DataFrame) -> str:
+    n = int(df["retried_as"].notna().sum()) if "retried_as" in df else 0
+    return f"; {n} attempt(s) cut short and trained again, kept in trials.csv" if n else ""
+
+
+def markdown_table(shown: pd.DataFrame) -> str:
+    """A display frame as a Markdown table: our number formatting kept (no re-parsing), numeric
+    columns right-aligned, every header and cell one line of safe text whose pipes are escaped."""
+    align = ["right" if _numeric(shown[c]) else "left" for c in shown.columns]
+    cells = shown.map(md_cell) if hasattr(shown, "map") else shown.applymap(md_cell)
+    cells = cells.rename(columns=md_cell)
+    return cells.to_markdown(index=False, disable_numparse=True, colalign=align)
+
+
+@dataclass(frozen=True)
+class Written:
+    """The result files a write produced, and the folder they are in (results/<study>/)."""
+
+    folder: Path
+    files: list[Path]
+
+
+def write_results(study, recipe: Recipe, results_dir: Path, source: str = "") -> Written:
+    """Write (or rewrite) the four result files of a study."""
+    folder = results_dir / recipe.name
+    df = trials_frame(study, recipe)
+    best = best_recipe(study, recipe)
+    files = {
+        # the file name is one line of a YAML comment: a newline in it would start YAML of its own
+        "recipe.yaml": to_yaml(
+            recipe, f"# the recipe as run{f' (from {safe_text(source)})' if source else ''}"
+        ),
+        "trials.csv": safe_frame(df).to_csv(index=False),
+        "summary.md": summary_markdown(study, recipe, df, best, folder),
+    }
+    if best is None:  # e.g. after --fresh with no trial complete yet: no stale best of the old study
+        (folder / "best.yaml").unlink(missing_ok=True)
+    else:
+        cfg, trial = best
+        files["best.yaml"] = to_yaml(
+            cfg,
+            f"# best trial {trial.number} of study '{recipe.name}';"
+            f" train it with: sweepnn run {safe_text(folder / 'best.yaml')}",
+        )
+    try:
+        for name, text in files.items():
+            atomic_write(folder / name, text)
+    except OSError as e:
+        raise SweepnnError(
+            f"cannot write results to {folder}: {e.strerror or e}; the study itself is"
+            " kept in its storage, so fix the folder and run again to rewrite them"
+        ) from None
+    return Written(folder, [folder / n for n in files])

@@ -1,0 +1,95 @@
+"""Seed repeats: one sampled configuration trained with k seeds, so noise can be told from effect.
+
+With `search.repeats: k` a trial trains its configuration with seeds seed, seed+1, ..., seed+k-1 (the
+initialization, dropout and batch order change; the data split does not). Its objective is the mean
+over the seeds; each seed's final metrics are kept, so tables can show mean ± std and a comparison
+can put a confidence interval on a value's best trial.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from sweepnn.recipe.config import Recipe
+from sweepnn.record import TRAINED
+from sweepnn.training.result import TrialResult
+
+if TYPE_CHECKING:  # torch only where training is: the tables import `outcome_over_seeds` without it
+    import torch
+
+    from sweepnn.training.data import Data
+    from sweepnn.training.trainer import Report
+
+
+def train_repeats(cfg: Recipe, device: torch.device, report: Report | None, data: Data | None) -> TrialResult:
+    """The configuration trained once per seed; a trial that is pruned or diverges for one seed stops.
+
+    Only the first seed reports to the pruner: the others run to the end, since a pruner compares a
+    trial's curve against earlier trials' and one curve per trial is what it knows.
+    """
+    import torch
+
+    from sweepnn.training.trainer import train
+
+    k = cfg.search.repeats
+    runs: list[TrialResult] = []
+    for r in range(k):
+        seeded = cfg.model_copy(update={"train": cfg.train.model_copy(update={"seed": cfg.train.seed + r})})
+        result = train(seeded, device, report if r == 0 else None, data=data)
+        runs.append(result)
+        if result.outcome not in TRAINED:  # pruned, or diverged with this seed: the trial stops here
+            result.reason = f"seed {cfg.train.seed + r}: {result.reason}" if k > 1 else result.reason
+            result.repeats = [_final(run, cfg.train.seed + i) for i, run in enumerate(runs)]
+            return result
+    first = runs[0]
+    keys = [key for key, v in first.metrics.items() if isinstance(v, (int, float))]
+    mean = {key: statistics.fmean(run.metrics[key] for run in runs) for key in keys}
+    std = {key: statistics.stdev(run.metrics[key] for run in runs) for key in keys} if k > 1 else {}
+    outcome, reason = over_seeds(runs, cfg.train.seed)
+    return TrialResult(
+        outcome=outcome,
+        metrics={**first.metrics, **mean},
+        history=first.history,  # the first seed's curve: the one the pruner saw
+        reason=reason,
+        # every seed's network, in seed order, so each is scored on the test split (sweepnn.training.holdout)
+        model=torch.nn.ModuleList([run.model for run in runs]) if k > 1 else first.model,
+        repeats=[_final(run, cfg.train.seed + i) for i, run in enumerate(runs)],
+        metrics_std=std,
+    )
+
+
+def over_seeds(runs: list[TrialResult], seed: int) -> tuple[str, str]:
+    """The outcome of a configuration over its seeds: the one most seeds had (of equals, the first
+    seed's in order), with a reason that says how many: 'vanishing 2/3 (ok 1/3); seed 6: ...'."""
+    counts = Counter(run.outcome for run in runs)
+    outcome = max(counts, key=lambda o: counts[o])  # Counter keeps first-seen order among equals
+    if len(runs) == 1:
+        return outcome, runs[0].reason
+    k = len(runs)
+    others = ", ".join(f"{o} {n}/{k}" for o, n in counts.items() if o != outcome)
+    said = f"{outcome} {counts[outcome]}/{k}" + (f" ({others})" if others else "")
+    why = next(
+        (
+            f"seed {seed + i}: {run.reason}"
+            for i, run in enumerate(runs)
+            if run.outcome == outcome and run.reason
+        ),
+        "",
+    )
+    return outcome, f"{said}; {why}" if why else said
+
+
+def outcome_over_seeds(repeats: list[dict] | None, outcome: str) -> str:
+    """A repeated trial's outcome as shown beside its mean ± std: 'vanishing 2/3'; a trial without
+    repeats, or stopped by one seed, shows its outcome alone."""
+    if not repeats or len(repeats) < 2 or outcome not in TRAINED:
+        return outcome
+    n = sum(r.get("outcome") == outcome for r in repeats)
+    return f"{outcome} {n}/{len(repeats)}"
+
+
+def _final(result: TrialResult, seed: int) -> dict[str, float]:
+    numbers = {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}
+    return {"seed": seed, **numbers, "outcome": result.outcome}
