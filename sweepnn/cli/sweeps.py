@@ -177,7 +177,7 @@ def _data_problem(path: Path, recipe) -> str | None:
     try:
         check_data(recipe.data)
     except InputError as e:
-        from sweepnn.recipe.loading import parse_yaml
+        from sweepnn.recipe.yaml_reading import parse_yaml
 
         _, marks, _ = parse_yaml(path.read_text(encoding="utf-8"), str(path))
         line, column = marks.get(("data", "path")) or marks.get(("data",)) or (None, None)

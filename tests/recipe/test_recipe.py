@@ -9,8 +9,9 @@ import pytest
 
 from sweepnn.errors import InputError, RecipeError
 from sweepnn.recipe.config import Recipe, recipe_schema
-from sweepnn.recipe.loading import load, load_text, parse_yaml
+from sweepnn.recipe.loading import load, load_text
 from sweepnn.recipe.variants import override, smoke, to_yaml
+from sweepnn.recipe.yaml_reading import parse_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))

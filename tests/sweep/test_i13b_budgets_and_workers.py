@@ -78,7 +78,7 @@ def test_a_grid_without_n_trials_runs_the_whole_grid_and_a_smaller_n_trials_is_s
 def test_every_samplers_default_budget_is_decided_in_one_place_and_said(sampler, timeout):
     from sweepnn.recipe.budget import budget, grid_size
     from sweepnn.recipe.config import Recipe
-    from sweepnn.recipe.loading import parse_yaml
+    from sweepnn.recipe.yaml_reading import parse_yaml
 
     raw = parse_yaml(GRID, "grid.yaml")[0]
     raw["name"], raw["search"]["sampler"], raw["search"]["timeout"] = "g", sampler, timeout
