@@ -36,7 +36,7 @@ torch.set_num_threads(1)
 
 import sweepnn.training.trainer  # noqa: E402
 from sweepnn.recipe.loading import load, load_text  # noqa: E402
-from sweepnn.results.tables import write_results  # noqa: E402
+from sweepnn.results.files import write_results  # noqa: E402
 from sweepnn.sweep.opening import open_study  # noqa: E402
 from sweepnn.sweep.runner import RunOptions, run  # noqa: E402
 from sweepnn.sweep.storage import open_storage  # noqa: E402

@@ -40,25 +40,12 @@ import yaml
 torch.set_num_threads(1)
 
 from sweepnn.recipe.loading import load  # noqa: E402
-from sweepnn.results.tables import write_results  # noqa: E402
+from sweepnn.results.files import write_results  # noqa: E402
 from sweepnn.sweep.runner import RunOptions, run  # noqa: E402
+from sweepnn.sweep.study import Quiet  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MARGIN = 0.002  # 0.2 points of accuracy
-
-
-class Silent:
-    def sweep_started(self, study, done, budget, resumed, best):
-        pass
-
-    def trial_started(self, number, params):
-        pass
-
-    def epoch_done(self, number, epoch, epochs, metrics):
-        pass
-
-    def trial_done(self, trial, done, budget):
-        pass
 
 
 def sweep(
@@ -83,7 +70,7 @@ def sweep(
         raw["search"]["pruner"] = spec if isinstance(spec, dict) else {"name": spec}
     cfg = type(recipe).model_validate(raw)
     t0 = time.perf_counter()
-    run(cfg, RunOptions(results_dir=results, device="cpu", threads=1, write=write_results), Silent())
+    run(cfg, RunOptions(results_dir=results, device="cpu", threads=1, write=write_results), Quiet())
     seconds = time.perf_counter() - t0
     with open(results / cfg.name / "trials.csv", newline="") as f:
         rows = sorted(csv.DictReader(f), key=lambda r: int(r["number"]))

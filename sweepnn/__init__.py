@@ -48,7 +48,7 @@ def run(recipe: Recipe, events: Any = None, **options: Any):
     nothing is printed). Returns (the sweep's summary, the files written)."""
     from pathlib import Path
 
-    from sweepnn.results.tables import write_results
+    from sweepnn.results.files import write_results
     from sweepnn.sweep.runner import RunOptions
     from sweepnn.sweep.runner import run as run_sweep
     from sweepnn.sweep.study import Quiet

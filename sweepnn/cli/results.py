@@ -58,8 +58,8 @@ def _formatted(df):
 
 def _markdown(shown) -> str:
     """A display frame as a Markdown table; numbers keep their formatting and align right, stored
-    text is safe text whose pipes do not split its cell (sweepnn.results.tables.markdown_table)."""
-    from sweepnn.results.tables import markdown_table
+    text is safe text whose pipes do not split its cell (sweepnn.results.files.markdown_table)."""
+    from sweepnn.results.files import markdown_table
 
     return markdown_table(shown)
 
@@ -249,7 +249,8 @@ def export(
     results: ResultsOpt = Path("results"),
 ) -> None:
     """Export every trial of a study, ranked, with dotted parameter paths as columns."""
-    from sweepnn.results.tables import atomic_write, trials_frame
+    from sweepnn.atomic import atomic_write
+    from sweepnn.results.tables import trials_frame
     from sweepnn.untrusted import safe_text
 
     s = _open(storage, results, [study])[0]

@@ -84,8 +84,8 @@ def run(
 
     from sweepnn.recipe.fair import arms
     from sweepnn.results.display import SweepDisplay
+    from sweepnn.results.files import write_results
     from sweepnn.results.run_report import Finished, report, write_arms_summary
-    from sweepnn.results.tables import write_results
     from sweepnn.sweep.runner import RunOptions
     from sweepnn.sweep.runner import run as run_recipe
     from sweepnn.sweep.study import Interrupted

@@ -130,7 +130,7 @@ def junit_xml(runs: list[tuple[Any, Any]], verdicts: list[Verdict]) -> str:
 
 def write_junit(path: Path, text: str) -> None:
     """Write the JUnit report `text` to `path` atomically; an OSError is a SweepnnError naming the file."""
-    from sweepnn.results.tables import atomic_write
+    from sweepnn.atomic import atomic_write
 
     try:
         atomic_write(path, text)

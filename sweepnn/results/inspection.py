@@ -15,8 +15,9 @@ from sweepnn import record
 from sweepnn.recipe.space import short_names
 from sweepnn.results.analysis import Stored
 from sweepnn.results.charts import bar_chart, line_chart
+from sweepnn.results.files import counts
 from sweepnn.results.tables import SHOWN_DIAGNOSTICS as DIAGNOSTICS
-from sweepnn.results.tables import best_number, counts, display_frame, fmt, results_only, trials_frame
+from sweepnn.results.tables import best_number, display_frame, fmt, results_only, trials_frame
 from sweepnn.sweep.reading import param_importances
 from sweepnn.untrusted import safe_text
 

@@ -11,13 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from sweepnn import record
+from sweepnn.atomic import atomic_write
 from sweepnn.errors import SweepnnError
 from sweepnn.recipe.config import Recipe
 from sweepnn.recipe.space import short_names
 from sweepnn.record import held_out_scores, held_out_spread
 from sweepnn.results import ci
 from sweepnn.results.display import ranked_table
-from sweepnn.results.tables import atomic_write, best_number, display_frame, fmt, trials_frame
+from sweepnn.results.tables import best_number, display_frame, fmt, trials_frame
 from sweepnn.sweep.study import SweepSummary
 from sweepnn.untrusted import md_cell, rich_line, rich_text, safe_text
 

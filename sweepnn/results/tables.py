@@ -1,30 +1,21 @@
-"""What a sweep leaves behind: results/<study>/ with recipe.yaml, trials.csv, summary.md, best.yaml.
-
-One frame of trials (pandas) feeds every output: the CSV keeps dotted parameter paths as columns, the
-tables a person reads use short names. Every file is written to a temporary name and renamed, so a
-crash or kill during a write leaves the previous version whole.
-"""
+"""The frame of a study's trials (pandas) that every output is made from: ranked, with the metric
+columns of its task, the dotted parameter paths as columns, and the shorter form a person reads
+(display_frame). The files written from it are sweepnn.results.files'."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sweepnn import record
-from sweepnn.atomic import atomic_write
-from sweepnn.errors import SweepnnError
 from sweepnn.options.datasets import task_of
 from sweepnn.options.metrics import METRICS
 from sweepnn.recipe.config import Recipe
 from sweepnn.recipe.space import apply, short_names
-from sweepnn.recipe.variants import to_yaml
-from sweepnn.record import outcome_counts, retried, state_of
+from sweepnn.record import retried, state_of
 from sweepnn.results.analysis import label
-from sweepnn.untrusted import md_cell, safe_frame, safe_text
 
 # Scores on the test split, for the best trials only (see sweepnn.training.holdout).
 TEST_COLUMNS = ("test_accuracy", "test_r2", "test_loss")
@@ -265,106 +256,3 @@ def display_frame(df: pd.DataFrame, recipe: Recipe, top: int | None = None) -> p
     # a searched path's label never takes the name of one of the table's own columns
     fixed = [*(renamed.get(c, c) for c in keep if c not in paths), *SHOWN_DIAGNOSTICS.values()]
     return formatted.rename(columns={**renamed, **short_names(paths, fixed=fixed)})
-
-
-def _numeric(column: pd.Series) -> bool:
-    values = column[column != ""]
-    return bool(len(values)) and pd.to_numeric(values, errors="coerce").notna().all()
-
-
-def counts(study) -> dict[str, int]:
-    """The study's trials by outcome, of those that are results (sweepnn.training.result.results_of)."""
-    return outcome_counts(study.get_trials(deepcopy=False))
-
-
-def summary_markdown(
-    study, recipe: Recipe, df: pd.DataFrame, best: tuple[Recipe, Any] | None, folder: Path
-) -> str:
-    """summary.md: the study's objectives and counts, its start-up time, the ranked trials and the
-    best configuration."""
-    # A recipe's text and a trial's values are shown as safe text (sweepnn.untrusted): no escape
-    # sequence reaches the file, and no pipe in a value splits a table cell.
-    lines = [f"# Study `{safe_text(recipe.name)}`", ""]
-    if recipe.description:
-        lines += [safe_text(recipe.description.strip(), multiline=True), ""]
-    objectives = ", ".join(f"{o.metric} ({o.direction})" for o in recipe.search.objectives)
-    states = ", ".join(f"{n} {s}" for s, n in sorted(counts(study).items()))
-    lines += [
-        f"- objective: {objectives}",
-        f"- trials: {sum(counts(study).values())} ({states}){_history_note(df)}",
-        f"- data: {recipe.data.name}; model: {recipe.model.name}; epochs: {recipe.train.epochs}",
-        f"- sampler: {recipe.search.sampler.name}",
-    ]
-    startup = study.user_attrs.get(record.STUDY_STARTUP)
-    if startup is not None:
-        lines.append(f"- start-up: {startup:.2f} s (the process's one-off set-up, in no trial's time)")
-    lines.append("")
-    if best is not None:
-        _cfg, trial = best
-        values = ", ".join(
-            f"{o.metric} = {fmt(v)}" for o, v in zip(recipe.search.objectives, trial.values, strict=True)
-        )
-        lines += [f"## Best trial: {trial.number} ({values})", ""]
-        params = trial.user_attrs.get(record.PARAMS, trial.params)
-        ordered = [k for k in recipe.search.space if k in params]
-        lines += [f"- `{k}`: {safe_text(fmt(params[k]))}" for k in ordered] or ["- (no searched parameters)"]
-        lines += ["", f"Train it again: `sweepnn run {safe_text(folder / 'best.yaml')}`", ""]
-    else:
-        lines += ["No trial completed.", ""]
-    lines += ["## Ranked trials", "", markdown_table(display_frame(df, recipe)), ""]
-    return "\n".join(lines)
-
-
-def _history_note(df: pd.DataFrame) -> str:
-    n = int(df["retried_as"].notna().sum()) if "retried_as" in df else 0
-    return f"; {n} attempt(s) cut short and trained again, kept in trials.csv" if n else ""
-
-
-def markdown_table(shown: pd.DataFrame) -> str:
-    """A display frame as a Markdown table: our number formatting kept (no re-parsing), numeric
-    columns right-aligned, every header and cell one line of safe text whose pipes are escaped."""
-    align = ["right" if _numeric(shown[c]) else "left" for c in shown.columns]
-    cells = shown.map(md_cell) if hasattr(shown, "map") else shown.applymap(md_cell)
-    cells = cells.rename(columns=md_cell)
-    return cells.to_markdown(index=False, disable_numparse=True, colalign=align)
-
-
-@dataclass(frozen=True)
-class Written:
-    """The result files a write produced, and the folder they are in (results/<study>/)."""
-
-    folder: Path
-    files: list[Path]
-
-
-def write_results(study, recipe: Recipe, results_dir: Path, source: str = "") -> Written:
-    """Write (or rewrite) the four result files of a study."""
-    folder = results_dir / recipe.name
-    df = trials_frame(study, recipe)
-    best = best_recipe(study, recipe)
-    files = {
-        # the file name is one line of a YAML comment: a newline in it would start YAML of its own
-        "recipe.yaml": to_yaml(
-            recipe, f"# the recipe as run{f' (from {safe_text(source)})' if source else ''}"
-        ),
-        "trials.csv": safe_frame(df).to_csv(index=False),
-        "summary.md": summary_markdown(study, recipe, df, best, folder),
-    }
-    if best is None:  # e.g. after --fresh with no trial complete yet: no stale best of the old study
-        (folder / "best.yaml").unlink(missing_ok=True)
-    else:
-        cfg, trial = best
-        files["best.yaml"] = to_yaml(
-            cfg,
-            f"# best trial {trial.number} of study '{recipe.name}';"
-            f" train it with: sweepnn run {safe_text(folder / 'best.yaml')}",
-        )
-    try:
-        for name, text in files.items():
-            atomic_write(folder / name, text)
-    except OSError as e:
-        raise SweepnnError(
-            f"cannot write results to {folder}: {e.strerror or e}; the study itself is"
-            " kept in its storage, so fix the folder and run again to rewrite them"
-        ) from None
-    return Written(folder, [folder / n for n in files])

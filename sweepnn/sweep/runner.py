@@ -35,7 +35,7 @@ class RunOptions:
     devices: list[str] | None = None  # one per worker, round robin; None: `device` for all
     worker: bool = False  # started by another run's Pool: train only; that run scores and writes
     # writes results/<study>/ from the study: (study, recipe, results_dir, source) -> Written. The
-    # caller hands it in (sweepnn.results.tables.write_results): results sit above the sweep, which
+    # caller hands it in (sweepnn.results.files.write_results): results sit above the sweep, which
     # never imports them. None: no result files (a worker's run, or a caller that reads the study).
     write: Callable[..., Any] | None = None
 
@@ -121,7 +121,7 @@ def signals_as_interrupt():
 
 def run(recipe: Recipe, opts: RunOptions, events: Events) -> tuple[SweepSummary, Any]:
     """Run (or resume) the recipe's study; the result files are written (by `opts.write`) even when
-    interrupted. Returns the summary and what `opts.write` gave back (sweepnn.results.tables.Written)."""
+    interrupted. Returns the summary and what `opts.write` gave back (sweepnn.results.files.Written)."""
     from sweepnn.sweep.liveness import grace_seconds
     from sweepnn.sweep.workers import Pool, plan
     from sweepnn.training.devices import auto_threads, resolve_device, set_threads

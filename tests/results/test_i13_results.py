@@ -138,7 +138,7 @@ def _with_retry(storage, name: str, retried: bool):
 
 
 def test_an_attempt_trained_again_is_history_not_a_result(tmp_path):
-    from sweepnn.results.tables import write_results
+    from sweepnn.results.files import write_results
 
     storage = storage_at(tmp_path / "results")
     again = _with_retry(storage, "again", retried=True)

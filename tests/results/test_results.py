@@ -10,9 +10,11 @@ import pytest
 import torch
 from conftest import TINY, Quiet
 
+from sweepnn.atomic import atomic_write
 from sweepnn.errors import SweepnnError
 from sweepnn.recipe.loading import load_text
-from sweepnn.results.tables import atomic_write, display_frame, fmt, trials_frame, write_results
+from sweepnn.results.files import write_results
+from sweepnn.results.tables import display_frame, fmt, trials_frame
 from sweepnn.sweep.opening import open_study
 from sweepnn.sweep.storage import open_storage
 from sweepnn.sweep.study import run_sweep

@@ -13,7 +13,8 @@ from conftest import TINY, Quiet
 from sweepnn.options.search import PRUNERS, SAMPLERS
 from sweepnn.recipe.budget import grid_size
 from sweepnn.recipe.loading import load_text
-from sweepnn.results.tables import trials_frame, write_results
+from sweepnn.results.files import write_results
+from sweepnn.results.tables import trials_frame
 from sweepnn.sweep.opening import open_study
 from sweepnn.sweep.resuming import fingerprint
 from sweepnn.sweep.storage import open_storage
