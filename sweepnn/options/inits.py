@@ -23,7 +23,9 @@ class InitSpec(Spec):
     """One weight initialization: `apply(weight, params, (nonlinearity, its parameter))` fills a weight matrix
     or kernel in place; biases and normalization layers are set by rule, not by the entry."""
 
-    apply: InitFn
+    apply: InitFn | None = None
+    # resets a whole weight module as torch builds it (weight and bias), in place of `apply`
+    reset: Callable[[Any], None] | None = None
 
 
 def _init():
@@ -60,6 +62,12 @@ def _he_normal(w, p, act):
 
 def _lecun_normal(w, p, act):
     _init().kaiming_normal_(w, nonlinearity="linear", mode="fan_in")
+
+
+def _torch_default(module) -> None:
+    # what an untouched layer gets: kaiming_uniform_(a=sqrt(5)) and a bias uniform in
+    # +-1/sqrt(fan_in), for nn.Linear and every convolution alike
+    module.reset_parameters()
 
 
 def _orthogonal(w, p, act):
@@ -106,6 +114,12 @@ INITS: Registry[InitSpec] = Registry(
             apply=_he_normal,
         ),
         InitSpec(name="lecun_normal", description="LeCun normal, Var = 1/fan_in", apply=_lecun_normal),
+        InitSpec(
+            name="torch_default",
+            description="PyTorch's own: Kaiming uniform with a=sqrt(5) (Var = 1/(3 fan_in)), biases"
+            " uniform +-1/sqrt(fan_in); what an untouched nn.Linear gets",
+            reset=_torch_default,
+        ),
         InitSpec(
             name="orthogonal",
             description="random orthogonal matrix scaled by the activation's gain",

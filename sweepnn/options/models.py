@@ -12,6 +12,7 @@ from pydantic import Field
 
 from sweepnn.options.activations import ACTIVATIONS, activation_gain, build_activation
 from sweepnn.options.inits import INITS
+from sweepnn.options.layers import initialize
 from sweepnn.options.norms import NORMS, build_norm
 from sweepnn.registry import Registry, Spec
 
@@ -124,26 +125,6 @@ def build_cnn(p, input_shape: tuple[int, ...], n_out: int) -> nn.Module:
     model = nn.Sequential(*layers)
     initialize(model, p.init, activation_gain(p.activation))
     return model
-
-
-def initialize(model: nn.Module, init, gain: tuple[str, float]) -> None:
-    """Weights by the scheme; biases zero; normalization scale 1 and shift 0, whatever the scheme."""
-    import torch
-    from torch import nn
-
-    apply = INITS[init.name].apply
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
-                apply(m.weight, init, gain)
-                if m.bias is not None:
-                    m.bias.zero_()
-            elif (
-                isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm))
-                and m.weight is not None
-            ):
-                m.weight.fill_(1.0)
-                m.bias.zero_()
 
 
 MODELS: Registry[ModelSpec] = Registry(

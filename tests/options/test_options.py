@@ -15,7 +15,8 @@ from torch import nn
 
 from sweepnn.options.activations import ACTIVATIONS, activation_gain, build_activation
 from sweepnn.options.inits import INITS
-from sweepnn.options.models import MODELS, build_mlp, initialize
+from sweepnn.options.layers import initialize
+from sweepnn.options.models import MODELS, build_mlp
 from sweepnn.options.norms import NORMS, build_norm
 from sweepnn.options.optimizers import OPTIMIZERS, build_optimizer, optimizer_kwargs
 from sweepnn.options.schedules import SCHEDULES, WARMUPS, lr_factor
@@ -46,6 +47,8 @@ EXPECTED_VAR = {
     "lecun_normal": lambda fi, fo, g2: 1.0 / fi,
     # orthonormal rows of length fan_in, scaled by the gain: each entry has variance gain²/fan_in
     "orthogonal": lambda fi, fo, g2: g2 / fi,
+    # kaiming_uniform_(a=sqrt(5)): gain² = 2/(1+5), so Var = 1/(3 fan_in), whatever the activation
+    "torch_default": lambda fi, fo, g2: 1.0 / (3 * fi),
 }
 
 
@@ -152,7 +155,11 @@ def test_biases_zero_and_norm_identity_whatever_the_scheme(name, norm):
     norms = [m for m in model if isinstance(m, (nn.BatchNorm1d, nn.LayerNorm))]
     assert len(linears) == 3 and len(norms) == 2
     for m in linears:
-        assert torch.count_nonzero(m.bias) == 0
+        if INITS[name].reset is None:
+            assert torch.count_nonzero(m.bias) == 0
+        else:  # torch's own reset: biases uniform in +-1/sqrt(fan_in), as an untouched layer has them
+            bound = 1 / math.sqrt(m.in_features)
+            assert m.bias.abs().max() <= bound and torch.count_nonzero(m.bias) == len(m.bias)
     for m in norms:
         assert torch.equal(m.weight, torch.ones_like(m.weight))
         assert torch.count_nonzero(m.bias) == 0
