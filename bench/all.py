@@ -209,6 +209,19 @@ def diagnostics_figures(rows: list[dict]) -> list[Figure]:
     ]
 
 
+def own_model_figures(rows: list[dict]) -> list[Figure]:
+    r = _last(rows, "figure")
+    return [
+        Figure(
+            "own model by import path / the same network built in, train time (mlp 4x256, mnist1d)",
+            f"{r['ratio']}x median, {r['min_ratio']}x fastest runs (noise floor: built in against itself"
+            f" {r['noise_floor_ratio']}x, {r['noise_floor_min_ratio']}x)",
+            "equal speed: <= 1.05x, or within the noise floor (issue 15)",
+            min(r["ratio"], r["min_ratio"]) <= max(1.05, r["noise_floor_min_ratio"] + 0.02),
+        )
+    ]
+
+
 def data_figures(rows: list[dict]) -> list[Figure]:
     out = []
     for r in rows:
@@ -312,6 +325,9 @@ BENCHES = {
         "diagnostics.py", ["--deep"], "cost of diagnostics, 20-layer MLP", diagnostics_figures
     ),
     "data": Bench("data.py", [], "batches cut from device tensors", data_figures),
+    "own_model": Bench(
+        "own_model.py", [], "a network by import path against the built-in", own_model_figures
+    ),
     "compare": Bench("compare.py", ["--repeats", "5"], "result commands on a large storage", compare_figures),
     "groups": Bench("groups.py", ["--profile"], "vectorized trial groups", groups_figures),
     "quickstart": Bench("quickstart.py", [], "the quickstart end to end", quickstart_figures),

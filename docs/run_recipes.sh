@@ -5,7 +5,7 @@
 #   docs/findings/<recipe>.md    `sweepnn show` and the `compare --by` tables, as Markdown
 #   docs/findings/*.png          a few of the charts `sweepnn plot` drew
 #
-#   bash docs/run_recipes.sh [RECIPE...]          (about 7 minutes on a 2-core CPU for all of them)
+#   bash docs/run_recipes.sh [RECIPE...]          (about 9 minutes on a 2-core CPU for all of them)
 #   TABLES_ONLY=1 bash docs/run_recipes.sh        (the tables and charts again, from results/)
 # Studies go to results/ as with any run; an existing study is started afresh (--fresh).
 set -euo pipefail
@@ -19,6 +19,7 @@ declare -A BY=(
   [quickstart]="train.optimizer.name model.norm"
   [init_deep]="model.init model.activation"
   [init_deep_bn]="model.init model.norm"
+  [resnet_init_norm]="model.init model.norm"
   [activations]="model.activation"
   [batchnorm]="model.norm train.optimizer.lr"
   [regularization]="train.regularization.penalty.name model.dropout"
@@ -28,6 +29,7 @@ declare -A BY=(
   [augmentation]="data.augment.flip data.augment.rotate"
   [shuffling]="train.shuffle train.optimizer.name"
   [batch_size]="train.batch_size train.optimizer.lr"
+  [image_folder]="data.augment.crop data.augment.rotate"
 )
 # recipe -> other studies its `compare --by` tables take in (init_deep_bn is init_deep with batchnorm)
 declare -A WITH=(
@@ -50,9 +52,11 @@ studies_of() {
 }
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(quickstart init_deep init_deep_bn activations batchnorm regularization optimizers schedules clipping augmentation shuffling batch_size)
+[ ${#names[@]} -gt 0 ] || names=(quickstart init_deep init_deep_bn activations batchnorm regularization optimizers schedules clipping augmentation shuffling batch_size resnet_init_norm image_folder)
 for name in "${names[@]}"; do
   echo "== $name" >&2
+  # image_folder reads PNG files: the circles, squares and triangles its test writes, made once
+  if [ "$name" = image_folder ] && [ ! -d data/shapes ]; then python tests/data/test_image_folder.py data/shapes; fi
   if [ -z "${TABLES_ONLY:-}" ]; then
     {
       echo "\$ sweepnn run recipes/$name.yaml --fresh --threads 1"

@@ -1,11 +1,12 @@
 """sweepnn: which training techniques make this network train well?
 
-The command line is `sweepnn`. From Python, the same job in three calls, each imported on first use
-(so `import sweepnn` costs nothing until then):
+The command line is `sweepnn`. From Python, the same job in three calls, and a fourth for what a sweep
+kept, each imported on first use (so `import sweepnn` costs nothing until then):
 
     recipe = sweepnn.load("recipe.yaml")              # YAML -> a validated, frozen Recipe
     summary, written = sweepnn.run(recipe)            # its Optuna sweep; results/<study>/ written
     result = sweepnn.train(recipe)                    # or one trial of the recipe's own settings
+    net = sweepnn.load_model("results/s/models/trial-3")  # a kept trial's network, trained, in eval mode
 
 Every error a user can act on is a `sweepnn.SweepnnError` (bad input: `InputError`, exit code 2).
 The packages, bottom to top: options (the registries), recipe, data, training, sweep (the only one
@@ -23,11 +24,13 @@ if TYPE_CHECKING:
     from sweepnn.errors import InputError, SweepnnError
     from sweepnn.recipe.config import Recipe
     from sweepnn.recipe.loading import load, load_text
+    from sweepnn.training.weights import load_model
 
 # name -> the module that defines it: imported when first asked for
 _LAZY = {
     "load": "sweepnn.recipe.loading",
     "load_text": "sweepnn.recipe.loading",
+    "load_model": "sweepnn.training.weights",
     "Recipe": "sweepnn.recipe.config",
     "SweepnnError": "sweepnn.errors",
     "InputError": "sweepnn.errors",
@@ -67,4 +70,14 @@ def train(recipe: Recipe, device: str = "auto"):
     return train_one(recipe, resolve_device(device))
 
 
-__all__ = ["InputError", "Recipe", "SweepnnError", "__version__", "load", "load_text", "run", "train"]
+__all__ = [
+    "InputError",
+    "Recipe",
+    "SweepnnError",
+    "__version__",
+    "load",
+    "load_model",
+    "load_text",
+    "run",
+    "train",
+]

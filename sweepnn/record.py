@@ -31,6 +31,7 @@ METRICS_STD = "metrics_std"
 PARAMS = "params"
 SECONDS = "seconds"
 RETRY_OF = "retry_of"
+CHANGED = "changed"  # what sweepnn changed in a user's own network: swapped modules, initialized layers
 # ... and what the workers' liveness check keeps on a running trial
 WORKER = "sweepnn:worker"  # "host:pid" of the process training the trial
 BEAT = "sweepnn:heartbeat"  # when that process last said it was alive (Unix time)
@@ -43,6 +44,7 @@ TRAINED = ("ok", "saturated", "stalled", "vanishing", "exploding", "overfitting"
 # ---- a study's user attributes ---------------------------------------------------------------------
 STUDY_RECIPE = "sweepnn:recipe"  # the recipe it was run with (JSON): a study sweepnn created has one
 STUDY_FINGERPRINT = "sweepnn:fingerprint"
+STUDY_CODE = "sweepnn:code"  # the folders the user's own code was imported from (a recipe's folder)
 STUDY_STARTUP = "sweepnn:startup_s"  # its latest run's one-off start-up seconds: in no trial's time
 STUDY_TEST = "sweepnn:test:"  # + trial number: that trial's scores on the test split
 STUDY_TEST_SEEDS = "sweepnn:test-seeds:"  # + trial number: each seed's test scores, with seed repeats
@@ -61,6 +63,9 @@ def result_attrs(result: Any) -> dict[str, Any]:
     if result.repeats is not None:
         attrs[REPEATS] = result.repeats
         attrs[METRICS_STD] = result.metrics_std
+    changed = getattr(result.model, "sweepnn_changes", None)  # set by the builder of an own model
+    if changed:
+        attrs[CHANGED] = list(changed)
     return attrs
 
 

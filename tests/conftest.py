@@ -83,7 +83,40 @@ def sweepnn(*args, cwd: Path, **kw) -> subprocess.Popen:
     )
 
 
+def command_on(tmp_path: Path, command: str, recipe: Path, timeout: float) -> tuple[int, str, str]:
+    """`sweepnn COMMAND RECIPE` (a run on the CPU into tmp_path/results) in a real process, within
+    `timeout` seconds: (exit code, stdout, stderr)."""
+    args = [command, recipe] + (
+        ["--results", tmp_path / "results", "--device", "cpu"] if command == "run" else []
+    )
+    process = sweepnn(*args, cwd=tmp_path)
+    try:
+        out, err = process.communicate(timeout=timeout)  # a guard: a hang is a failure, not a wait
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail(f"sweepnn {command} did not finish within {timeout}s")
+    return process.returncode, out, err
+
+
 # ---- helpers more than one test folder uses -------------------------------------------------------
+
+
+def adam_losses(model, x, y, steps: int, lr: float = 1e-2) -> list[float]:
+    """The cross-entropy of each of `steps` full-batch Adam steps on (x, y): a network that trains
+    shows them falling."""
+    import torch
+
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
 
 
 def rows(folder: Path) -> list[dict[str, str]]:

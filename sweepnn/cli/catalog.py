@@ -8,15 +8,17 @@ from typing import Annotated
 import typer
 
 from sweepnn.cli.app import app, errors_to_exit, stdout_console
+from sweepnn.errors import SweepnnError
 
 
 @app.command()
 @errors_to_exit
 def schema() -> None:
     """Print the JSON Schema of a recipe (for editors: yaml-language-server, VS Code)."""
+    from sweepnn.recipe.catalog import with_installed
     from sweepnn.recipe.config import recipe_schema
 
-    typer.echo(json.dumps(recipe_schema(), indent=2))
+    typer.echo(json.dumps(with_installed(recipe_schema()), indent=2))
 
 
 @app.command()
@@ -62,11 +64,16 @@ def options(
             table.add_row(f.path, escape(f.kind), escape(default_text(f.default)), escape(f.description))
         console.print(table)
     for reg in registries:
-        table = Table(title=f"{reg.family} ({len(reg)})", title_justify="left", header_style="bold")
+        table = Table(title=f"{reg.family} ({len(reg.names())})", title_justify="left", header_style="bold")
         table.add_column("name", no_wrap=True)
         table.add_column("parameters (defaults)")
         table.add_column("description")
-        for name, spec in reg.items():
+        for name in reg.names():  # the installed options too: this listing names them
+            try:
+                spec = reg[name]
+            except SweepnnError as e:  # an installed plugin that cannot load: said in its row
+                table.add_row(name, "", escape(f"cannot load: {e}"), style="red")
+                continue
             params = ", ".join(f"{k}={default_text(v)}" for k, v in spec.defaults().items())
             # descriptions hold brackets ("[linear, norm, ...] x depth") that rich would read as markup
             table.add_row(name, escape(params), escape(spec.description))

@@ -8,6 +8,7 @@ is made, so a degenerate file is an error at load time, never a sweep of trials 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,17 @@ from sweepnn.errors import InputError
 MAX_CLASSES = 100_000
 
 
+def memory_limit() -> int:
+    """The most bytes a dataset sweepnn materializes itself (decoded images, a torch Dataset read into
+    arrays) may take as float32: a third of this machine's memory. On its way to the device the data
+    is held three times at the peak (the arrays, the split's indexed copy, the tensors), and trials need
+    room besides; checked before anything is read, so a set too large fails in a moment."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 3
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows): as if 16 GiB
+        return (16 << 30) // 3
+
+
 @dataclass
 class Arrays:
     """A dataset as arrays: training pool, and the dataset's own held-out test set when it has one."""
@@ -28,7 +40,10 @@ class Arrays:
     y: Any
     x_test: Any = None
     y_test: Any = None
-    # the file each array was read from ("x", "y", "x_test", "y_test"), named by the load-time checks
+    # the dataset's own validation split, when it comes with one (else one is carved from the pool)
+    x_val: Any = None
+    y_val: Any = None
+    # the file each array was read from ("x", "y", "x_test", ...), named by the load-time checks
     files: dict[str, str] = field(default_factory=dict)
 
 
@@ -86,24 +101,28 @@ def check(arrays: Arrays, task: str, params) -> None:
     def where(key: str) -> str:
         return arrays.files.get(key) or arrays.files.get("x") or params.name
 
-    pairs = [("x", "y")] + ([("x_test", "y_test")] if arrays.x_test is not None else [])
-    for xk, yk in pairs:
+    held = [s for s in ("test", "val") if getattr(arrays, f"x_{s}") is not None]
+    split_name = {"test": "test", "val": "validation"}
+    for xk, yk in [("x", "y"), *((f"x_{s}", f"y_{s}") for s in held)]:
         x, y = getattr(arrays, xk), getattr(arrays, yk)
         if len(x) == 0 or len(y) == 0:
-            raise InputError(f"{where(xk)} holds no examples{' for the test set' if xk != 'x' else ''}")
+            what = f" for the {split_name[xk[2:]]} set" if xk != "x" else ""
+            raise InputError(f"{where(xk)} holds no examples{what}")
         if len(x) != len(y):
             raise InputError(f"{where(xk)} has {len(x)} inputs but {where(yk)} has {len(y)} targets")
-    check_rows(len(arrays.y), where("y"), params)
+    if arrays.x_val is None:
+        check_rows(len(arrays.y), where("y"), params)
     x = arrays.x
-    if arrays.x_test is not None and tuple(arrays.x_test.shape[1:]) != tuple(x.shape[1:]):
-        shape = "x".join(map(str, x.shape[1:]))
-        test = "x".join(map(str, arrays.x_test.shape[1:]))
-        raise InputError(
-            f"{where('x_test')} holds inputs of shape {test} but {where('x')} holds {shape}:"
-            " the test set must have the training set's shape"
-        )
+    for s in held:
+        other = getattr(arrays, f"x_{s}")
+        if tuple(other.shape[1:]) != tuple(x.shape[1:]):
+            shape, theirs = "x".join(map(str, x.shape[1:])), "x".join(map(str, other.shape[1:]))
+            raise InputError(
+                f"{where('x_' + s)} holds {split_name[s]} inputs of shape {theirs} but {where('x')} holds"
+                f" {shape}: the {split_name[s]} set must have the training set's shape"
+            )
     extremes = {}
-    for key in ("x", "x_test"):
+    for key in ("x", "x_test", "x_val"):
         a = getattr(arrays, key)
         if a is None:
             continue
@@ -116,7 +135,7 @@ def check(arrays: Arrays, task: str, params) -> None:
             " the examples apart"
         )
     if task == "classification":
-        for key in ("y", "y_test"):
+        for key in ("y", "y_test", "y_val"):
             y = getattr(arrays, key)
             if y is None:
                 continue

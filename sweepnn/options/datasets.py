@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -159,6 +159,23 @@ def _cifar(source: str):
         check_cifar_set(p.path, source)
 
     return {"load": _readable(load), "check_files": _readable(check)}
+
+
+def _image_folder():
+    def load(p, cache: Path) -> Arrays:
+        from sweepnn.data.files import load_image_folder
+
+        return Arrays(**load_image_folder(p.path, p.size, p.channels, cache, p.test_fraction))
+
+    def check(p) -> None:
+        from sweepnn.data.files import check_image_folder
+
+        check_image_folder(p.path, p.size, p.channels, p.test_fraction)
+
+    return {"load": _readable(load), "check_files": _readable(check)}
+
+
+_SIDE = Annotated[int, Field(ge=1, le=4096)]  # pixels of one side of a resized image
 
 
 def task_of(params) -> str:
@@ -308,6 +325,36 @@ DATASETS: Registry[DatasetSpec] = Registry(
                 "labels": (
                     Literal["fine", "coarse"],
                     Field("fine", description="fine: 100 classes; coarse: their 20 superclasses"),
+                ),
+            },
+        ),
+        DatasetSpec(
+            name="image_folder",
+            description="PNG/JPEG/BMP/GIF/WebP files in one folder per class (`path/<class>/*.png`), resized",
+            **_image_folder(),
+            kind="image",
+            fields={
+                "path": (
+                    str,
+                    Field(
+                        ...,
+                        description="folder of class folders, classes in sorted order (`path/<class>/*.png`);"
+                        " or of train/, test/ and val/ folders of class folders: test/ is then the test"
+                        " set (data.test_fraction stays 0; without test/ it may carve one), and val/ the"
+                        " validation set (data.val_fraction unused; without val/ it carves one)",
+                    ),
+                ),
+                "size": (
+                    _SIDE | Annotated[list[_SIDE], Field(min_length=2, max_length=2)],
+                    Field(
+                        32,
+                        description="every image resized to size x size pixels, or to [height, width]"
+                        " (Pillow's bilinear filter, antialiased when shrinking)",
+                    ),
+                ),
+                "channels": (
+                    Literal["rgb", "gray"],
+                    Field("rgb", description="rgb: 3 channels; gray: 1 (Pillow's L, ITU-R 601-2 luma)"),
                 ),
             },
         ),

@@ -20,7 +20,7 @@ class LossSpec(Spec):
     """One loss: `fn` is the batch mean the trainer minimizes, `per_example` the unreduced form a stacked
     group needs (None keeps the loss out of groups); `task` is the task it serves."""
 
-    task: Task
+    task: Task | None  # None: a user's loss, for any task
     fn: LossFn
     # fn(params, outputs, targets) -> the loss of each example, unreduced: what a stacked group
     # needs to give each member its own mean. None: the loss has no such form and is not stacked.
@@ -86,3 +86,56 @@ LOSSES: Registry[LossSpec] = Registry(
 )
 
 DEFAULT_LOSS: dict[str, str] = {"classification": "cross_entropy", "regression": "mse"}
+
+
+def _own_loss(registry, name: str, obj: Any) -> LossSpec:
+    """A user's loss: a function `loss(outputs, targets, **params)` whose keywords are the option's
+    fields, or a torch.nn loss class (`torch.nn:SmoothL1Loss`) whose constructor's are. Label smoothing
+    is the built-in cross-entropy's; a user's loss does its own."""
+    import inspect
+
+    from sweepnn.errors import InputError
+    from sweepnn.options.own import description_of, signature_fields
+    from sweepnn.options.users_code import call
+
+    label = f"loss {name!r}"
+    if not callable(obj):
+        raise InputError(f"{label} names {type(obj).__name__} {obj!r}, not a class or function")
+    if inspect.isclass(obj):
+        fields = signature_fields(obj, label, skip=set())
+
+        built: dict[tuple[str, str], Any] = {}  # one module per setting and device, built once
+
+        def fn(p, out, y, smoothing):
+            key = (p.model_dump_json(), str(out.device))
+            if key not in built:
+                made = call(f"building {label}", obj, **{k: getattr(p, k) for k in fields})
+                built[key] = made.to(out.device) if hasattr(made, "to") else made
+            return call(label, built[key], out, y)
+    else:
+        params = list(inspect.signature(obj).parameters)
+        if len(params) < 2:
+            raise InputError(
+                f"{label}: a loss function takes (outputs, targets, ...), {obj!r} takes {params}"
+            )
+        fields = signature_fields(obj, label, skip=set(params[:2]))
+
+        def fn(p, out, y, smoothing):
+            return call(label, obj, out, y, **{k: getattr(p, k) for k in fields})
+
+    return LossSpec(
+        name=name,
+        description=description_of(obj, f"your loss {name}"),
+        task=getattr(obj, "task", None),
+        fn=fn,
+        fields=fields,
+    )
+
+
+def _open() -> None:
+    from sweepnn.options.own import open_family
+
+    open_family(LOSSES, "sweepnn.losses", _own_loss)
+
+
+_open()

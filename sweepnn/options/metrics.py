@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sweepnn.registry import Registry, Spec
 
@@ -15,6 +16,9 @@ class MetricSpec(Spec):
 
     direction: Literal["maximize", "minimize"]
     task: Literal["classification", "regression"] | None = None  # None: recorded for every task
+    # compute(outputs, targets) -> the metric of the validation split, for a user's own metric; None:
+    # the trainer records it itself (the built-ins)
+    compute: Callable[[Any, Any], Any] | None = None
 
 
 METRICS: Registry[MetricSpec] = Registry(
@@ -57,3 +61,54 @@ METRICS: Registry[MetricSpec] = Registry(
         ),
     ],
 )
+
+
+def named_metrics(recipe) -> list[str]:
+    """The metrics a recipe names: its objectives, then early stopping's."""
+    names = [o.metric for o in recipe.search.objectives]
+    stopping = recipe.train.early_stopping
+    return list(dict.fromkeys(names + ([stopping.metric] if stopping is not None else [])))
+
+
+def own_metrics(recipe) -> list[str]:
+    """The user's own metrics a recipe names: each trial computes them on its validation split."""
+    return [m for m in named_metrics(recipe) if METRICS[m].compute is not None]
+
+
+def recorded(recipe, task: str) -> list[str]:
+    """The metrics a trial of this recipe records, in the registry's order: the built-ins of its task
+    and those every task records, then the own metrics it names."""
+    builtin = [n for n, spec in METRICS.builtins.items() if spec.task in (None, task)]
+    return builtin + own_metrics(recipe)
+
+
+def _own_metric(registry, name: str, fn: Any) -> MetricSpec:
+    from sweepnn.errors import InputError
+    from sweepnn.options.own import description_of
+
+    label = f"metric {name!r}"
+    if not callable(fn):
+        raise InputError(f"{label} names {type(fn).__name__} {fn!r}, not a function")
+    direction = getattr(fn, "direction", None)
+    if direction not in ("maximize", "minimize"):
+        raise InputError(
+            f"{label}: say which way is better with an attribute, e.g. `{getattr(fn, '__name__', 'fn')}"
+            f'.direction = "maximize"` (it has {direction!r})'
+        )
+    task = getattr(fn, "task", None)
+    return MetricSpec(
+        name=name,
+        description=description_of(fn, f"your metric {name} on the validation split"),
+        direction=direction,
+        task=task,
+        compute=fn,
+    )
+
+
+def _open() -> None:
+    from sweepnn.options.own import open_family
+
+    open_family(METRICS, "sweepnn.metrics", _own_metric)
+
+
+_open()

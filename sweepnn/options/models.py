@@ -14,6 +14,7 @@ from sweepnn.options.activations import ACTIVATIONS, activation_gain, build_acti
 from sweepnn.options.inits import INITS
 from sweepnn.options.layers import initialize
 from sweepnn.options.norms import NORMS, build_norm
+from sweepnn.options.resnet import RESNET_FIELDS, build_resnet, check_resnet, conv_input, torch_layer
 from sweepnn.registry import Registry, Spec
 
 if TYPE_CHECKING:
@@ -36,6 +37,10 @@ Rate = Annotated[float, Field(ge=0, lt=1)]
 # many entries as `depth` allows layers.
 Units = Annotated[int, Field(ge=1, le=65536)]
 LAYERS_MAX = 64
+Kernel = Annotated[int, Field(ge=1, le=15)]
+Stride = Annotated[int, Field(ge=1, le=15)]
+Padding = Annotated[int, Field(ge=0, le=7)]
+Pool = Literal["max", "avg", "none"]
 
 
 def hidden_widths(p) -> list[int]:
@@ -51,19 +56,32 @@ def _check_mlp(p) -> None:
         raise ValueError(f"dropout lists {len(p.dropout)} rates for {len(hidden_widths(p))} hidden layers")
 
 
+# The cnn's per-block fields, each one value for every block or a list of one per block, and what a
+# wrong-length list is said to list.
+CNN_PER_BLOCK = {
+    "kernel": "sizes",
+    "stride": "strides",
+    "padding": "paddings",
+    "pool": "poolings",
+    "dropout": "rates",
+}
+
+
 def _check_cnn(p) -> None:
     if not p.channels:
         raise ValueError("channels is empty; give at least one convolution block")
-    if isinstance(p.dropout, list) and len(p.dropout) != len(p.channels):
-        raise ValueError(f"dropout lists {len(p.dropout)} rates for {len(p.channels)} conv blocks")
+    for key, what in CNN_PER_BLOCK.items():
+        value = getattr(p, key)
+        if isinstance(value, list) and len(value) != len(p.channels):
+            raise ValueError(f"{key} lists {len(value)} {what} for {len(p.channels)} conv blocks")
 
 
 # ---- building the networks (torch is imported inside: a recipe loads without it) ----------------
 
 
-def per_block(rate: float | list[float], blocks: int) -> list[float]:
-    """One dropout rate for every block, or the recipe's list of one rate per block."""
-    return list(rate) if isinstance(rate, list) else [rate] * blocks
+def per_block(value: Any, blocks: int) -> list[Any]:
+    """One value (a dropout rate, a kernel size) for every block, or the recipe's list of one per block."""
+    return list(value) if isinstance(value, list) else [value] * blocks
 
 
 def build_mlp(p, input_shape: tuple[int, ...], n_out: int) -> nn.Module:
@@ -88,40 +106,58 @@ def build_mlp(p, input_shape: tuple[int, ...], n_out: int) -> nn.Module:
     return model
 
 
+def _gap_head(dims: int, channels: int, sizes: list[int], n_out: int) -> list[nn.Module]:
+    from torch import nn
+
+    return [torch_layer("AdaptiveAvgPool", dims)(1), nn.Flatten(), nn.Linear(channels, n_out)]
+
+
+def _flatten_head(dims: int, channels: int, sizes: list[int], n_out: int) -> list[nn.Module]:
+    from torch import nn
+
+    return [nn.Flatten(), nn.Linear(channels * math.prod(sizes), n_out)]
+
+
+# The cnn's head: (spatial dims, channels and sizes of the last feature map, outputs) -> its layers.
+HEADS: dict[str, Callable[[int, int, list[int], int], list[Any]]] = {
+    "gap": _gap_head,
+    "flatten": _flatten_head,
+}
+POOL_LAYERS = {"max": "MaxPool", "avg": "AvgPool", "none": None}  # torch_layer kinds
+
+
 def build_cnn(p, input_shape: tuple[int, ...], n_out: int) -> nn.Module:
-    """Conv blocks then global average pooling and a linear head.
+    """Conv blocks then a head: global average pooling or the flattened feature map, and a linear layer.
 
     Input (L,) is a 1-D signal with one channel; (C, L) a 1-D signal with C channels; (C, H, W) an
-    image. Pooling halves each spatial size while it is at least 2.
+    image. Padding is kernel // 2 unless given (the size kept by odd kernels at stride 1); pooling
+    halves each spatial size while the smallest is at least 2.
     """
     from torch import nn
 
-    shape = (1, *input_shape) if len(input_shape) == 1 else tuple(input_shape)
-    dims = len(shape) - 1
-    if dims not in (1, 2):
-        raise ValueError(
-            f"cnn takes signals (L or C x L) or images (C x H x W), not inputs of shape {input_shape}"
-        )
-    conv = nn.Conv1d if dims == 1 else nn.Conv2d
-    pool = {
-        "max": nn.MaxPool1d if dims == 1 else nn.MaxPool2d,
-        "avg": nn.AvgPool1d if dims == 1 else nn.AvgPool2d,
-    }.get(p.pool)
+    shape, dims = conv_input(input_shape, "cnn")
     layers: list[nn.Module] = [nn.Unflatten(1, shape)] if len(input_shape) == 1 else []
-    c_in, size = shape[0], min(shape[1:])
-    for c_out, rate in zip(p.channels, per_block(p.dropout, len(p.channels)), strict=True):
-        layers.append(conv(c_in, c_out, p.kernel, padding=p.kernel // 2))
+    c_in, sizes = shape[0], list(shape[1:])
+    blocks = zip(p.channels, *(per_block(getattr(p, k), len(p.channels)) for k in CNN_PER_BLOCK), strict=True)
+    for i, (c_out, kernel, stride, padding, pool, rate) in enumerate(blocks):
+        padding = kernel // 2 if padding is None else padding
+        if min(sizes) + 2 * padding < kernel:  # torch would say so only in a trial's first forward pass
+            raise ValueError(
+                f"cnn block {i + 1}: kernel {kernel} with padding {padding} does not fit its input of"
+                f" size {' x '.join(map(str, sizes))}"
+            )
+        layers.append(torch_layer("Conv", dims)(c_in, c_out, kernel, stride=stride, padding=padding))
+        sizes = [(n + 2 * padding - kernel) // stride + 1 for n in sizes]
         norm, act = build_norm(p.norm, c_out, dims), build_activation(p.activation)
         block = [norm, act] if p.norm_position == "before" else [act, norm]
         layers += [m for m in block if m is not None]
-        if pool is not None and size >= 2:
-            layers.append(pool(2))
-            size //= 2
+        if POOL_LAYERS[pool] is not None and min(sizes) >= 2:
+            layers.append(torch_layer(POOL_LAYERS[pool], dims)(2))
+            sizes = [n // 2 for n in sizes]
         if rate > 0:
             layers.append(nn.Dropout(rate))
         c_in = c_out
-    pooled = nn.AdaptiveAvgPool1d(1) if dims == 1 else nn.AdaptiveAvgPool2d(1)
-    layers += [pooled, nn.Flatten(), nn.Linear(c_in, n_out)]
+    layers += HEADS[p.head](dims, c_in, sizes, n_out)
     model = nn.Sequential(*layers)
     initialize(model, p.init, activation_gain(p.activation))
     return model
@@ -163,7 +199,7 @@ MODELS: Registry[ModelSpec] = Registry(
         ModelSpec(
             name="cnn",
             description="small convnet: [conv, norm, activation, pool, dropout] per block, global"
-            " average pool, linear; 1-D for signals, 2-D for images",
+            " average pool or flatten, linear; 1-D for signals, 2-D for images",
             build=build_cnn,
             check=_check_cnn,
             fields={
@@ -171,10 +207,31 @@ MODELS: Registry[ModelSpec] = Registry(
                     list[Units],
                     Field([32, 64], max_length=LAYERS_MAX, description="output channels of each conv block"),
                 ),
-                "kernel": (int, Field(3, ge=1, le=15, description="kernel size (odd keeps the length)")),
+                "kernel": (
+                    Kernel | list[Kernel],
+                    Field(3, description="kernel size (odd keeps the length), or one per block"),
+                ),
+                "stride": (
+                    Stride | list[Stride],
+                    Field(1, description="convolution stride (2 halves the size), or one per block"),
+                ),
+                "padding": (
+                    Padding | list[Padding] | None,
+                    Field(
+                        None, description="zeros added at each end, or one per block; kernel // 2 if left out"
+                    ),
+                ),
                 "pool": (
-                    Literal["max", "avg", "none"],
-                    Field("max", description="2x pooling after each block"),
+                    Pool | list[Pool],
+                    Field("max", description="2x pooling after each block, or one choice per block"),
+                ),
+                "head": (
+                    Literal[tuple(HEADS)],
+                    Field(
+                        "gap",
+                        description="gap: global average pooling; flatten: the last feature map flattened,"
+                        " both into the linear layer",
+                    ),
                 ),
                 "activation": (ACTIVATIONS.type_for("relu"), ACTIVATIONS.default("relu")),
                 "norm": (NORMS.type_for("batchnorm"), NORMS.default("batchnorm")),
@@ -188,6 +245,14 @@ MODELS: Registry[ModelSpec] = Registry(
                 ),
                 "init": (INITS.type_for("he_normal"), INITS.default("he_normal")),
             },
+        ),
+        ModelSpec(
+            name="resnet",
+            description="CIFAR residual network (He et al. 2016): 3 stages of basic blocks, depth 6n+2,"
+            " widths w, 2w, 4w, global average pool, linear; 1-D for signals, 2-D for images",
+            build=build_resnet,
+            check=check_resnet,
+            fields=RESNET_FIELDS,
         ),
     ],
 )

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from sweepnn.errors import UnknownOptionError, choices_text, did_you_mean
+from sweepnn.errors import SweepnnError, UnknownOptionError, choices_text, did_you_mean
 from sweepnn.options.activations import ACTIVATIONS
 from sweepnn.options.augment import AUGMENTATIONS
 from sweepnn.options.datasets import DATASETS
@@ -65,17 +65,18 @@ def default_text(value) -> str:
 
 
 def reference_markdown(registries: list[Registry] | None = None) -> str:
-    """The option reference as Markdown (of every family, or of those given): docs/options.md's
-    copy is checked against this by a test."""
+    """The reference of sweepnn's own options as Markdown (of every family, or of those given):
+    docs/options.md's copy is checked against this by a test, so options installed packages
+    register are left out (`sweepnn options` lists them)."""
     lines = []
     for reg in FAMILIES.values() if registries is None else registries:
         lines += [
-            f"**{reg.family}** ({len(reg)})",
+            f"**{reg.family}** ({len(reg.builtins)})",
             "",
             "| name | parameters (defaults) | description |",
             "| --- | --- | --- |",
         ]
-        for name, spec in reg.items():
+        for name, spec in reg.builtins.items():
             params = ", ".join(f"`{k}={default_text(v)}`" for k, v in spec.defaults().items())
             lines.append(f"| `{name}` | {params} | {spec.description} |")
         lines.append("")
@@ -166,3 +167,73 @@ def kind_text(annotation: Any) -> str:
     return {bool: "true/false", int: "whole number", float: "number", str: "text"}.get(
         annotation, getattr(annotation, "__name__", str(annotation))
     )
+
+
+def _loadable(reg: Registry) -> list[str]:
+    """The installed options of a family that load; one that cannot is left out of the schema (and
+    says why in `sweepnn options`), so a broken plugin does not take the others' schema with it."""
+    out = []
+    for name in reg.names():
+        if name in reg.builtins:
+            continue
+        try:
+            reg[name]
+        except SweepnnError:
+            continue
+        out.append(name)
+    return out
+
+
+def with_installed(schema: dict[str, Any]) -> dict[str, Any]:
+    """The recipe's JSON Schema with the options installed packages register (entry points) added to
+    their families' unions, so an editor completes and checks them as it does the built-ins. Loads
+    those plugins: a listing names them all."""
+    from pydantic import create_model
+
+    extra = {reg.family: _loadable(reg) for reg in FAMILIES.values() if reg.extension is not None}
+    extra = {family: names for family, names in extra.items() if names}
+    if not extra:
+        return schema
+    models = {f"{family}:{n}": FAMILIES[family][n].params for family, names in extra.items() for n in names}
+    holder = create_model("Installed", **{f"m{i}": (m, ...) for i, m in enumerate(models.values())})
+    generated = holder.model_json_schema(ref_template="#/$defs/{model}")
+    schema.setdefault("$defs", {}).update(generated.get("$defs", {}))
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            mapping = (node.get("discriminator") or {}).get("mapping")
+            if mapping:
+                for family, names in extra.items():
+                    if set(mapping) == set(FAMILIES[family].builtins):
+                        for n in names:
+                            ref = f"#/$defs/{FAMILIES[family][n].params.__name__}"
+                            mapping[n] = ref
+                            node["oneOf"].append({"$ref": ref})
+                        for sibling in schema_siblings.get(id(node), []):
+                            sibling["enum"] = [*sibling["enum"], *names]
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    # the shorthand `model: name` beside a union: an anyOf of an enum of names and the union itself
+    schema_siblings: dict[int, list[dict]] = {}
+
+    def pair(node: Any) -> None:
+        if isinstance(node, dict):
+            options = node.get("anyOf")
+            if isinstance(options, list):
+                enums = [o for o in options if isinstance(o, dict) and "enum" in o]
+                unions = [o for o in options if isinstance(o, dict) and "discriminator" in o]
+                for u in unions:
+                    schema_siblings.setdefault(id(u), []).extend(enums)
+            for value in node.values():
+                pair(value)
+        elif isinstance(node, list):
+            for value in node:
+                pair(value)
+
+    pair(schema)
+    visit(schema)
+    return schema

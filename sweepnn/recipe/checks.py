@@ -163,7 +163,7 @@ def cross_problems(recipe: Recipe, explicit_pruner: bool) -> list[tuple[Loc, str
             )
         )
     task = task_of(recipe.data)
-    if recipe.train.loss is not None and LOSSES[recipe.train.loss.name].task != task:
+    if recipe.train.loss is not None and LOSSES[recipe.train.loss.name].task not in (None, task):
         fitting = [n for n, spec in LOSSES.items() if spec.task == task]
         out.append(
             (

@@ -211,6 +211,12 @@ class SearchConfig(Frozen):
     test_top: int = Field(
         3, ge=0, description="after the sweep, score this many best trials on the test split (0: none)"
     )
+    save_top: int = Field(
+        1,
+        ge=0,
+        description="keep the trained weights of this many best trials under results/<study>/models/"
+        " (safetensors, beside each trial's recipe; 0: none)",
+    )
     objective: ObjectiveSpec | list[ObjectiveSpec] = Field(default_factory=Objective)
     space: dict[str, ParamInput] = Field(
         default_factory=dict,
@@ -249,6 +255,12 @@ class Recipe(Frozen):
         description="study name (default: the recipe's file name)",
     )
     description: str = Field("", description="the question this recipe asks")
+    code: list[str] = Field(
+        default_factory=list,
+        max_length=16,
+        description="folders your own code (a model or dataset named module:function) is imported from,"
+        " besides the recipe's own folder; relative to the recipe",
+    )
     data: DATASETS.type_for("spirals") = DATASETS.default("spirals")  # type: ignore[valid-type]
     model: MODELS.type_for("mlp") = MODELS.default("mlp")  # type: ignore[valid-type]
     train: TrainConfig = Field(default_factory=TrainConfig)

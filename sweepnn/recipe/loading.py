@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from sweepnn.errors import Problem, RecipeError
+from sweepnn.options.own import add_code_folder
 from sweepnn.recipe.checks import cross_problems, sampled_problems, size_problems
 from sweepnn.recipe.config import Recipe
 from sweepnn.recipe.limits import (
@@ -83,6 +84,7 @@ def load_text(text: str, file: str, default_name: str | None = None) -> Recipe:
                 key=lambda p: (p.line or 0, p.column or 0),
             )
         )
+    problems += _code_folders(raw.get("code"), file, marks)  # before validation: it imports from them
     recipe = None
     more: list[str] = []  # how many problems were left unexplained, said last
     try:
@@ -114,6 +116,25 @@ def load_text(text: str, file: str, default_name: str | None = None) -> Recipe:
     return recipe
 
 
+def _code_folders(code: Any, file: str, marks) -> list[Problem]:
+    """Make the folders a recipe's `code` lists importable (relative to the recipe's file); a folder that
+    is not there is a problem at its line."""
+    out = []
+    for i, folder in enumerate(code if isinstance(code, list) else []):
+        if not isinstance(folder, str):
+            continue  # validation says what a folder must be
+        path = Path(file).parent / folder
+        if path.is_dir():
+            add_code_folder(path)
+        else:
+            out.append(Problem(file, *_line(marks, ("code", i)), f"code[{i}]", f"no folder {str(path)!r}"))
+    return out
+
+
 def load(path: str | Path) -> Recipe:
-    """Read and validate a recipe file; the study name defaults to the file name without suffix."""
+    """Read and validate a recipe file; the study name defaults to the file name without suffix.
+
+    The recipe's folder becomes importable first: a model or dataset it names by import path
+    (`nets:resnet`) is found in a `nets.py` beside it."""
+    add_code_folder(Path(path).parent)
     return load_text(read_recipe(path), str(path), default_name=Path(path).stem)

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
+from sweepnn.errors import SweepnnError
 from sweepnn.recipe.config import Recipe
-from sweepnn.registry import OptionParams, variants
+from sweepnn.registry import OptionParams, Variants, variants
 
 SEARCHABLE_SECTIONS = ("data", "model", "train")
 
@@ -87,12 +88,13 @@ def _walk(ann: Any, annotated: Any, segs: list[str], raw: Any, path: str, extra)
         if not segs:
             return [Target(path, annotated, options)]
         if segs == ["name"]:
-            return [Target(f"{path}.name", Literal[tuple(options)], options)]
+            return [Target(f"{path}.name", _name_type(options), options)]
         # Unknown choice (no raw data, or no name in it): every option might be the one.
         names = set(options) if option_name(raw) is None else {option_name(raw)} | set(extra.get(path, ()))
         found: list[Target] = []
-        for name in options:  # registry order keeps the result deterministic
-            if name in names:
+        # registry order keeps the result deterministic; an import path (never listed) comes after
+        for name in [*options, *sorted(n for n in names if n not in set(options))]:
+            if name in names and name in options:
                 chosen = raw if option_name(raw) == name and isinstance(raw, Mapping) else None
                 found += _walk_model(options[name], segs, chosen, path, extra)
         return found
@@ -101,6 +103,22 @@ def _walk(ann: Any, annotated: Any, segs: list[str], raw: Any, path: str, extra)
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return _walk_model(ann, segs, raw, path, extra)
     return []  # a leaf with path segments left over names nothing
+
+
+def _name_type(options: Mapping[str, Any]) -> Any:
+    """What `path.name` takes: one of the options; for a family open to the user's code also an import
+    path or an installed option (`model.name: [mlp, "nets:resnet"]`), checked by loading it."""
+    if not isinstance(options, Variants):
+        return Literal[tuple(options)]
+
+    def known(name: str) -> str:
+        try:
+            options.registry[name]
+        except SweepnnError as e:  # unknown, or an import that fails: said at the choice's line
+            raise ValueError(str(e)) from None
+        return name
+
+    return Annotated[str, AfterValidator(known)]
 
 
 def all_paths() -> list[str]:

@@ -81,3 +81,25 @@ def smoke(
     raw["search"]["repeats"] = min(recipe.search.repeats, 2)  # still several seeds, fewer of them
     raw["data"]["limit"] = min(recipe.data.limit or SMOKE_EXAMPLES, SMOKE_EXAMPLES)
     return Recipe.model_validate(raw)
+
+
+def uses_own_code(recipe: Recipe) -> bool:
+    """Does the recipe name an option from outside sweepnn (an import path, an installed package's)?"""
+    from sweepnn.options.datasets import DATASETS
+    from sweepnn.options.losses import LOSSES
+    from sweepnn.options.metrics import METRICS
+    from sweepnn.options.models import MODELS
+
+    named = [(MODELS, recipe.model.name), (DATASETS, recipe.data.name)]
+    named += [(METRICS, o.metric) for o in recipe.search.objectives]
+    if recipe.train.loss is not None:
+        named.append((LOSSES, recipe.train.loss.name))
+    return any(name not in reg.builtins for reg, name in named)
+
+
+def with_code(recipe: Recipe, folders: list[str]) -> Recipe:
+    """The recipe with the folders its own code was imported from (absolute), so that a copy written
+    elsewhere (results/<study>/best.yaml) runs where it is; a recipe of built-ins is left as it is."""
+    if not uses_own_code(recipe):
+        return recipe
+    return recipe.model_copy(update={"code": list(dict.fromkeys([*folders, *recipe.code]))})

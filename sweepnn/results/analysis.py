@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from sweepnn import record
-from sweepnn.errors import InputError, did_you_mean
+from sweepnn.errors import InputError, SweepnnError, did_you_mean
 from sweepnn.recipe.config import Recipe
 from sweepnn.recipe.paths import all_paths, base_type, closest_path, resolve
 from sweepnn.recipe.space import apply, plan
@@ -35,7 +35,10 @@ def summaries(storage) -> pd.DataFrame:
     rows = []
     for s in sorted(storage.get_all_studies(), key=lambda s: s.study_name):
         trials = storage.get_all_trials(storage.get_study_id_from_name(s.study_name), deepcopy=False)
-        recipe = recipe_of(s)
+        try:
+            recipe = recipe_of(s)
+        except SweepnnError:  # its own code cannot be read here: listed all the same, by its values
+            recipe = None
         direction = s.directions[0].name.lower()
         metric = recipe.search.objectives[0].metric if recipe else "value"
         # the counts every command shows (sweepnn.training.result); a trial waiting to start is running

@@ -1,11 +1,13 @@
 """What a sweep leaves behind: results/<study>/ with recipe.yaml, trials.csv, summary.md, best.yaml,
-all made from the one frame of trials (sweepnn.results.tables). Every file is written to a temporary
-name and renamed, so a crash or kill during a write leaves the previous version whole.
+all made from the one frame of trials (sweepnn.results.tables), and models/trial-<n>/ for the best
+`search.save_top` trials (their weights, recipe and model.json; sweepnn.training.weights). Every file
+is written to a temporary name and renamed, so a crash or kill during a write leaves the previous
+version whole.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,11 @@ import pandas as pd
 from sweepnn import record
 from sweepnn.atomic import atomic_write
 from sweepnn.errors import SweepnnError
+from sweepnn.options.metrics import own_metrics
 from sweepnn.recipe.config import Recipe
-from sweepnn.recipe.variants import to_yaml
+from sweepnn.recipe.variants import to_yaml, with_code
 from sweepnn.record import outcome_counts
-from sweepnn.results.tables import best_recipe, display_frame, fmt, trials_frame
+from sweepnn.results.tables import best_recipe, display_frame, fmt, trial_recipe, trials_frame
 from sweepnn.untrusted import md_cell, safe_frame, safe_text
 
 
@@ -85,10 +88,51 @@ def markdown_table(shown: pd.DataFrame) -> str:
 
 @dataclass(frozen=True)
 class Written:
-    """The result files a write produced, and the folder they are in (results/<study>/)."""
+    """The result files a write produced, and the folder they are in (results/<study>/); `models`: the
+    kept trials' folders (models/trial-<n>/), best first."""
 
     folder: Path
     files: list[Path]
+    models: list[Path] = field(default_factory=list)
+
+
+def kept_trials(study, recipe: Recipe, source: str = "") -> list:
+    """The best `search.save_top` completed trials by the first objective, as what their folders under
+    models/ say of them (sweepnn.training.weights.Kept): recipe.yaml, and model.json's objective values,
+    validation metrics (with seed repeats, the kept seed's own), outcome and the recipe's folder."""
+    from sweepnn.sweep.trials import top_numbers  # the study is open: Optuna is loaded already
+    from sweepnn.training.weights import Kept
+
+    # where the user's own code was imported from: the study's record of it (also from Python), else
+    # the recipe file's folder
+    code = study.user_attrs.get(record.STUDY_CODE) or []
+    folder = code[0] if code else str(Path(source).resolve().parent) if source else None
+    out = []
+    for number in top_numbers(study, recipe, recipe.search.save_top):
+        trial = study.trials[number]
+        metrics = trial.user_attrs.get(record.METRICS, {})
+        seeds = trial.user_attrs.get(record.REPEATS)
+        own = seeds[0] if seeds and len(seeds) > 1 else metrics  # the first seed's network is kept
+        objectives = recipe.search.objectives
+        card = {
+            "study": recipe.name,
+            "objectives": [
+                {"metric": o.metric, "direction": o.direction, "value": v}
+                for o, v in zip(objectives, trial.values, strict=True)
+            ],
+            # the validation split's metrics, the user's own among them (computed on that split)
+            "metrics": {k: v for k, v in own.items() if k.startswith("val_") or k in own_metrics(recipe)},
+            "outcome": trial.user_attrs.get(record.OUTCOME),
+            "epochs": trial.user_attrs.get(record.EPOCHS),
+            "repeats": recipe.search.repeats,
+            "recipe_folder": folder,
+        }
+        text = to_yaml(
+            with_code(trial_recipe(study, recipe, number), study.user_attrs.get(record.STUDY_CODE) or []),
+            f"# trial {number} of study '{recipe.name}', whose weights are model.safetensors beside it",
+        )
+        out.append(Kept(number, list(trial.values), text, card))
+    return out
 
 
 def write_results(study, recipe: Recipe, results_dir: Path, source: str = "") -> Written:
@@ -96,10 +140,11 @@ def write_results(study, recipe: Recipe, results_dir: Path, source: str = "") ->
     folder = results_dir / recipe.name
     df = trials_frame(study, recipe)
     best = best_recipe(study, recipe)
+    code = study.user_attrs.get(record.STUDY_CODE) or []  # so the copies find the user's code again
     files = {
         # the file name is one line of a YAML comment: a newline in it would start YAML of its own
         "recipe.yaml": to_yaml(
-            recipe, f"# the recipe as run{f' (from {safe_text(source)})' if source else ''}"
+            with_code(recipe, code), f"# the recipe as run{f' (from {safe_text(source)})' if source else ''}"
         ),
         "trials.csv": safe_frame(df).to_csv(index=False),
         "summary.md": summary_markdown(study, recipe, df, best, folder),
@@ -109,16 +154,28 @@ def write_results(study, recipe: Recipe, results_dir: Path, source: str = "") ->
     else:
         cfg, trial = best
         files["best.yaml"] = to_yaml(
-            cfg,
+            with_code(cfg, code),
             f"# best trial {trial.number} of study '{recipe.name}';"
             f" train it with: sweepnn run {safe_text(folder / 'best.yaml')}",
         )
     try:
         for name, text in files.items():
             atomic_write(folder / name, text)
+        models = _keep_models(study, recipe, folder, source)
     except OSError as e:
         raise SweepnnError(
             f"cannot write results to {folder}: {e.strerror or e}; the study itself is"
             " kept in its storage, so fix the folder and run again to rewrite them"
         ) from None
-    return Written(folder, [folder / n for n in files])
+    return Written(folder, [folder / n for n in files], models)
+
+
+def _keep_models(study, recipe: Recipe, folder: Path, source: str) -> list[Path]:
+    """models/: the best trials' weights that the processes which trained them staged, kept; the
+    staged weights of finished trials not among them, removed."""
+    from sweepnn.training.weights import MODELS, keep
+
+    if not (folder / MODELS).is_dir():  # nothing staged, nothing kept (search.save_top: 0 among them)
+        return []
+    finished = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+    return keep(folder, kept_trials(study, recipe, source), finished)

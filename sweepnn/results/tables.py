@@ -11,7 +11,7 @@ import pandas as pd
 
 from sweepnn import record
 from sweepnn.options.datasets import task_of
-from sweepnn.options.metrics import METRICS
+from sweepnn.options.metrics import recorded
 from sweepnn.recipe.config import Recipe
 from sweepnn.recipe.space import apply, short_names
 from sweepnn.record import retried, state_of
@@ -34,8 +34,7 @@ SHOWN_DIAGNOSTICS = {
 def metric_columns(recipe: Recipe) -> list[str]:
     """The metrics a trial of this recipe records, in the registry's order: those of its task and
     those every task records (a regression study has val_r2 and no accuracy)."""
-    task = task_of(recipe.data)
-    return [name for name, spec in METRICS.items() if spec.task in (None, task)]
+    return recorded(recipe, task_of(recipe.data))
 
 
 def _outcome(t) -> str:
@@ -173,16 +172,13 @@ def best_number(study, recipe: Recipe) -> int | None:
     return pick(study.best_trials, key=lambda t: t.values[0]).number
 
 
-def best_recipe(study, recipe: Recipe) -> tuple[Recipe, Any] | None:
-    """The best trial as a complete recipe that trains that one configuration when run."""
-    number = best_number(study, recipe)
-    if number is None:
-        return None
+def trial_recipe(study, recipe: Recipe, number: int, what: str = "Trial") -> Recipe:
+    """Trial `number` as a complete recipe that trains that one configuration when run, as a study of
+    its own (a later best gets another); with seed repeats its first seed, whose weights are kept."""
     trial = study.trials[number]
-    cfg = apply(recipe, trial.user_attrs.get(record.PARAMS, trial.params))
-    raw = cfg.model_dump(mode="python")
-    raw["name"] = f"{recipe.name}-trial{number}"  # its own study: a later best gets another
-    raw["description"] = f"Best trial ({number}) of study '{recipe.name}'." + (
+    raw = apply(recipe, trial.user_attrs.get(record.PARAMS, trial.params)).model_dump(mode="python")
+    raw["name"] = f"{recipe.name}-trial{number}"
+    raw["description"] = f"{what} of study '{recipe.name}'." + (
         f" {recipe.description}" if recipe.description else ""
     )
     raw["search"] = {
@@ -190,7 +186,15 @@ def best_recipe(study, recipe: Recipe) -> tuple[Recipe, Any] | None:
         "pruner": "none",
         "objective": [o.model_dump() for o in recipe.search.objectives],
     }
-    return Recipe.model_validate(raw), trial
+    return Recipe.model_validate(raw)
+
+
+def best_recipe(study, recipe: Recipe) -> tuple[Recipe, Any] | None:
+    """The best trial as a complete recipe that trains that one configuration when run."""
+    number = best_number(study, recipe)
+    if number is None:
+        return None
+    return trial_recipe(study, recipe, number, f"Best trial ({number})"), study.trials[number]
 
 
 # ---- text ---------------------------------------------------------------------------------------

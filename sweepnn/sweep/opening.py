@@ -11,6 +11,7 @@ from optuna.trial import TrialState
 
 from sweepnn import record
 from sweepnn.errors import InputError
+from sweepnn.options.own import code_folders
 from sweepnn.recipe.config import Recipe
 from sweepnn.sweep.resuming import fingerprint, recipe_changes
 from sweepnn.sweep.samplers import make_pruner, make_sampler
@@ -82,4 +83,5 @@ def open_study(recipe: Recipe, storage, fresh: bool = False) -> tuple[optuna.Stu
     )
     study.set_user_attr(record.STUDY_FINGERPRINT, fingerprint(recipe))
     study.set_user_attr(record.STUDY_RECIPE, recipe.model_dump(mode="json"))
+    study.set_user_attr(record.STUDY_CODE, code_folders())
     return study, False

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from pydantic import ValidationError
 
 from sweepnn import record
 from sweepnn.errors import InputError, did_you_mean
+from sweepnn.options.own import add_code_folder
 from sweepnn.recipe.config import Recipe
 from sweepnn.sweep.storage import DEFAULT_STORAGE, open_storage
 
@@ -50,15 +52,31 @@ def open_for_reading(url: str | None, results_dir: Path):
 def recipe_of(frozen_or_study) -> Recipe | None:
     """The recipe a study was run with, or None for a study sweepnn did not create."""
 
-    raw = frozen_or_study.user_attrs.get(record.STUDY_RECIPE)
-    return Recipe.model_validate(raw) if raw is not None else None
+    attrs = frozen_or_study.user_attrs
+    for folder in attrs.get(record.STUDY_CODE, []):  # where its own model or data came from
+        if Path(folder).is_dir():
+            add_code_folder(folder)
+    raw = attrs.get(record.STUDY_RECIPE)
+    if raw is None:
+        return None
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as e:  # its own model or data no longer imports (moved, another machine)
+        name = getattr(frozen_or_study, "study_name", "?")
+        folders = ", ".join(attrs.get(record.STUDY_CODE, [])) or "the recipe's folder"
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(
+            f"study '{name}' was run with code of its own that cannot be read here ({where}:"
+            f" {first['msg']}); it was imported from {folders}: run from where that code is"
+        ) from None
 
 
 def load_studies(storage, names: list[str] | None) -> list[Stored]:
     """The named studies (all of sweepnn's when no names are given), each with its recipe."""
     frozen = {s.study_name: s for s in storage.get_all_studies()}
     if not names:
-        names = sorted(n for n, s in frozen.items() if recipe_of(s) is not None)
+        names = sorted(n for n, s in frozen.items() if record.STUDY_RECIPE in s.user_attrs)
         if not names:
             raise InputError("the storage holds no sweepnn study yet: run `sweepnn run RECIPE` first")
     out = []

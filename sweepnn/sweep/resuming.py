@@ -15,9 +15,11 @@ from sweepnn.recipe.config import Recipe
 RESUMABLE = (
     ("name",),
     ("description",),
+    ("code",),  # where the user's code is imported from: a moved project resumes its study
     ("search", "n_trials"),
     ("search", "timeout"),
     ("search", "test_top"),
+    ("search", "save_top"),
     ("search", "group_size"),
 )
 

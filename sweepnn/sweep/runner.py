@@ -132,8 +132,11 @@ def run(recipe: Recipe, opts: RunOptions, events: Events) -> tuple[SweepSummary,
     if device.type == "cpu":
         set_threads(crew[0].threads if opts.workers > 1 else opts.threads or auto_threads())
     from sweepnn.training.data import load_data
+    from sweepnn.training.preflight import check_model
 
-    load_data(recipe.data, device)  # missing or bad data files fail here, before a study is made
+    # missing or bad data files fail here, before a study is made; so do a model that cannot be
+    # built or take that data, and a loss or metric of the user's that fails
+    check_model(recipe, load_data(recipe.data, device), device)
     # from the storage's opening (it may wait for the journal's lock) to the result files' writing
     with signals_as_interrupt() as stopper:
         try:
@@ -141,6 +144,11 @@ def run(recipe: Recipe, opts: RunOptions, events: Events) -> tuple[SweepSummary,
             study, resumed = open_study(recipe, storage, fresh=opts.fresh)
         except KeyboardInterrupt as e:
             raise Interrupted(getattr(e, "signal_name", "SIGINT"), trials=0) from None
+        folder = opts.results_dir / recipe.name
+        if opts.fresh:  # the kept models were the discarded study's trials: a new trial 0 is another
+            from sweepnn.training.weights import discard
+
+            discard(folder)
         pool = Pool(recipe, crew[1:], opts.storage, opts.results_dir) if len(crew) > 1 else None
         stopper.pool = pool
         return _sweep(recipe, opts, events, study, resumed, device, pool)
@@ -179,6 +187,7 @@ def _sweep(recipe: Recipe, opts: RunOptions, events: Events, study, resumed: boo
                 on_progress=keep_current,
                 everyone=not opts.worker,  # the command's process reports every worker's trials
                 others_running=pool.running if pool is not None else None,
+                models_folder=opts.results_dir / recipe.name,  # where trials stage their weights
             )
             if pool is not None:  # this worker is done; the others finish their last trials
                 summary.worker_failures += pool.wait()

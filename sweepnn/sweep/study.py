@@ -12,6 +12,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import optuna
@@ -255,6 +256,7 @@ def run_sweep(
     on_progress: Callable[[], None] | None = None,
     everyone: bool = True,
     others_running: Callable[[], bool] | None = None,
+    models_folder: Path | None = None,
 ) -> SweepSummary:
     """Run trials until the budget or the timeout is spent.
 
@@ -263,7 +265,8 @@ def run_sweep(
     together train exactly `n_trials`. Before each trial the trials of dead workers are recovered
     (see sweepnn.sweep.liveness). With `everyone` the trials other workers finish meanwhile are reported
     (and counted in `ran`) too; `others_running` says whether this run's other workers still train,
-    and the sweep reports their trials until they stop.
+    and the sweep reports their trials until they stop. Trials among the best `search.save_top` stage
+    their weights under `models_folder` (results/<study>/; None: nothing is kept).
     """
     from sweepnn.training.data import load_data
     from sweepnn.training.holdout import Leaders
@@ -284,7 +287,7 @@ def run_sweep(
 
     start = time.perf_counter()
     deadline = start + recipe.search.timeout if recipe.search.timeout else None
-    step = Step(recipe, study, device, data, events, summary)
+    step = Step(recipe, study, device, data, events, summary, models_folder)
     # trials asked at once: a stacked group of up to group_size (one at a time with seed repeats)
     group = recipe.search.group_size if recipe.search.repeats == 1 else 1
     running: list[optuna.Trial] = []

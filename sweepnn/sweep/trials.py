@@ -3,13 +3,16 @@ stacked group with others of its shape), and record its outcome in the study.
 
 Recording waits out a storage that is briefly unreachable (see sweepnn.sweep.storage.retrying), so a
 trained result is not lost to a database restart; an exception inside training fails that trial
-alone, and the sweep goes on.
+alone, and the sweep goes on. A trial that is among the best `search.save_top` when it is recorded
+has its weights staged on disk by the process that trained it (sweepnn.training.weights), for the
+result files to keep.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -26,21 +29,24 @@ from sweepnn.sweep.storage import retrying
 from sweepnn.training.result import TrialResult
 
 
-def top_numbers(study: optuna.Study, recipe: Recipe) -> list[int]:
-    """The numbers of the best `search.test_top` completed trials, by the first objective."""
+def top_numbers(study: optuna.Study, recipe: Recipe, k: int | None = None) -> list[int]:
+    """The numbers of the best `k` (default `search.test_top`) completed trials, by the first
+    objective; of equal values, the earlier trial first."""
     first = recipe.search.objectives[0]
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     ranked = sorted(complete, key=lambda t: t.values[0], reverse=first.direction == "maximize")
-    return [t.number for t in ranked[: recipe.search.test_top]]
+    return [t.number for t in ranked[: recipe.search.test_top if k is None else k]]
 
 
 class Step:
     """What trials of one sweep share: its recipe, study, device, data, display and summary."""
 
-    def __init__(self, recipe: Recipe, study: optuna.Study, device, data, events, summary):
+    def __init__(self, recipe: Recipe, study: optuna.Study, device, data, events, summary, folder=None):
         self.recipe, self.study, self.device, self.data = recipe, study, device, data
         self.events, self.summary = events, summary
         self.objectives = recipe.search.objectives
+        # results/<study>/, where trials among the best stage their weights; None: none are kept
+        self.folder: Path | None = folder if recipe.search.save_top else None
         # The process's one-off start-up is paid here, before any trial's clock, and recorded apart.
         retrying(study.set_user_attr, record.STUDY_STARTUP, warm_up(device))
 
@@ -83,7 +89,7 @@ class Step:
                 result = train(cfg, self.device, self.reporter(trial), data=self.data_for(cfg))
         except Exception as e:  # one bad trial must not end the sweep (CUDA out of memory included)
             return self.failed(trial, e, time.perf_counter() - t0)
-        return self.conclude(trial, result, time.perf_counter() - t0)
+        return self.conclude(trial, cfg, result, time.perf_counter() - t0)
 
     def run_group(self, trials: list[optuna.Trial]) -> list[FrozenTrial | None]:
         """Sample the trials, train those of one shape as stacked groups and the rest alone."""
@@ -115,9 +121,9 @@ class Step:
             except Exception as e:
                 done += [self.failed(trial, e, time.perf_counter() - t0) for trial, _ in members]
                 continue
-            for (trial, _), result in zip(members, results, strict=True):
+            for (trial, cfg), result in zip(members, results, strict=True):
                 seconds = time.perf_counter() - t0
-                done.append(self.conclude(trial, result, seconds, {"group_size": len(members)}))
+                done.append(self.conclude(trial, cfg, result, seconds, {"group_size": len(members)}))
         return done
 
     def _train_alone(self, trial: optuna.Trial, cfg: Recipe) -> FrozenTrial | None:
@@ -128,7 +134,7 @@ class Step:
             result = train(cfg, self.device, self.reporter(trial), data=self.data_for(cfg))
         except Exception as e:
             return self.failed(trial, e, time.perf_counter() - t0)
-        return self.conclude(trial, result, time.perf_counter() - t0)
+        return self.conclude(trial, cfg, result, time.perf_counter() - t0)
 
     def failed(self, trial: optuna.Trial, e: Exception, seconds: float) -> FrozenTrial | None:
         release_memory(self.device)
@@ -138,7 +144,12 @@ class Step:
         return store(self.study, trial, attrs, state=TrialState.FAIL)
 
     def conclude(
-        self, trial: optuna.Trial, result: TrialResult, seconds: float, extra: dict[str, Any] | None = None
+        self,
+        trial: optuna.Trial,
+        cfg: Recipe,
+        result: TrialResult,
+        seconds: float,
+        extra: dict[str, Any] | None = None,
     ) -> FrozenTrial | None:
         """Tell the study a trained trial's value (or that it was pruned or diverged)."""
         values = [result.metrics.get(o.metric) for o in self.objectives]
@@ -151,12 +162,31 @@ class Step:
         if result.outcome in TRAINED:  # stalled or overfitting trials still have a score
             frozen = store(self.study, trial, attrs, values=values)
             if frozen is not None:
-                top = retrying(top_numbers, self.study, self.recipe)
-                self.summary.leaders.offer(frozen.number, result.model, top)
+                search = self.recipe.search
+                ranked = retrying(top_numbers, self.study, self.recipe, max(search.test_top, search.save_top))
+                self.summary.leaders.offer(frozen.number, result.model, ranked[: search.test_top])
+                if self.folder is not None and frozen.number in ranked[: search.save_top]:
+                    self.stage(frozen, cfg, result)
             return frozen
         if result.outcome == "pruned":
             return store(self.study, trial, attrs, state=TrialState.PRUNED)
         return store(self.study, trial, attrs, state=TrialState.FAIL)  # diverged: kept with its reason
+
+    def stage(self, frozen: FrozenTrial, cfg: Recipe, result: TrialResult) -> None:
+        """Write a recorded trial's weights into the staging folder; with seed repeats, the first seed's
+        network stands for the configuration (its curve is the trial's history, the one the pruner
+        saw). A failure to write is said and the sweep goes on: the trial itself is recorded."""
+        from sweepnn.training.data import load_data
+        from sweepnn.training.weights import stage, training_info
+
+        if result.model is None:
+            return
+        model = result.model[0] if cfg.search.repeats > 1 else result.model
+        try:
+            data = self.data_for(cfg) or load_data(cfg.data, self.device)  # a searched dataset: cached
+            stage(self.folder, frozen.number, model, training_info(frozen.values, data, cfg.train.seed))
+        except Exception as e:
+            notice(f"trial {frozen.number}: its weights could not be saved ({type(e).__name__}: {e})")
 
 
 def warm_up(device) -> float:

@@ -68,6 +68,14 @@ def read_checked(params) -> Any:
     return _READ[key]
 
 
+def outputs_of(arrays, task: str) -> int:
+    """The network's outputs: one per class (the largest label of any split, plus one), or per target."""
+    if task == "classification":
+        splits = [y for y in (arrays.y, arrays.y_val, arrays.y_test) if y is not None]
+        return int(max(y.max() for y in splits)) + 1
+    return 1 if arrays.y.ndim == 1 else arrays.y.shape[1]
+
+
 def load_data(params, device: torch.device) -> Data:
     """The configured dataset on `device`, split by `params.seed`; built once per process."""
     import torch
@@ -86,17 +94,23 @@ def load_data(params, device: torch.device) -> Data:
         order = order[n_test:]
     if params.limit is not None:
         order = order[: params.limit]
-    val, train = order[:n_val], order[n_val:]
+    if arrays.x_val is not None:  # the dataset's own validation split: the whole pool trains
+        arrays.x, arrays.y = (
+            np.concatenate([arrays.x, arrays.x_val]),
+            np.concatenate([arrays.y, arrays.y_val]),
+        )
+        val, train = np.arange(len(arrays.y) - len(arrays.y_val), len(arrays.y)), order
+    else:
+        val, train = order[:n_val], order[n_val:]
 
     def put(a):
         return None if a is None else torch.from_numpy(np.ascontiguousarray(a)).to(device)
 
     y_val = arrays.y[val]
+    n_out = outputs_of(arrays, task)
     if task == "classification":
-        n_out = int(max(arrays.y.max(), -1 if arrays.y_test is None else arrays.y_test.max())) + 1
         chance, y_var = float(np.bincount(y_val).max() / len(val)), (1.0, 1.0)
     else:
-        n_out = 1 if arrays.y.ndim == 1 else arrays.y.shape[1]
         chance, y_var = 0.0, (float(arrays.y[train].var()), float(y_val.var()))
     x_train, x_val, x_test = put(arrays.x[train]), put(arrays.x[val]), put(arrays.x_test)
     fit = SCALERS[params.normalize.name].fit

@@ -9,6 +9,7 @@ turns a trial's history into an outcome: ok, saturated, stalled, vanishing, expl
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from dataclasses import dataclass
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from sweepnn.options import layers
 from sweepnn.options.activations import ACTIVATIONS
 
-WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d)
 # Measuring points: the first step of every epoch (so every epoch has diagnostics), then about
 # SAMPLES_PER_EPOCH in all but never closer than MIN_INTERVAL steps: a measured step costs about half
 # a step more, so measuring stays within a few percent of training time.
@@ -59,22 +60,21 @@ class Monitor:
     `due(step)` selects; activation statistics are taken by forward hooks during those steps' forward.
     """
 
-    def __init__(
-        self, model: nn.Module, activation, steps_per_epoch: int, reference_loss: float, enabled: bool = True
-    ):
+    def __init__(self, model: nn.Module, steps_per_epoch: int, reference_loss: float, enabled: bool = True):
         self.enabled = enabled
         self.loss_limit = EXPLODE_FACTOR * reference_loss
         self.every = max(MIN_INTERVAL, steps_per_epoch // SAMPLES_PER_EPOCH)
-        self.layers = [m.weight for m in model.modules() if isinstance(m, WEIGHT_LAYERS)]
+        # Found by type, so any network is read as far as it can be: its weight layers, and its
+        # modules of an activation whose units die or saturate (a model with none has no such figures).
+        self.layers = [m.weight for m in layers.weight_modules(model) if m.weight.requires_grad]
         self.active = False
         self._before: list[torch.Tensor] = []
         self._samples: dict[str, list[torch.Tensor]] = {}
-        spec = ACTIVATIONS[activation.name] if activation is not None else None
-        watched = spec is not None and (spec.dies or spec.saturates)
-        act_type = getattr(nn, spec.torch_class) if watched else None
-        self._acts = [m for m in model.modules() if type(m) is act_type] if watched else []
-        self._spec = spec if watched else None
-        self._outs: list[torch.Tensor] = []  # the watched activations' outputs of a measured forward
+        specs = {name: ACTIVATIONS[name] for _, name in layers.activation_modules(model)}
+        self._acts = [(m, specs[name]) for m, name in layers.activation_modules(model)]
+        self._acts = [(m, spec) for m, spec in self._acts if spec.dies or spec.saturates]
+        # the watched activations' outputs of a measured forward, by activation
+        self._outs: dict[str, list[torch.Tensor]] = {}
         self._hooks: list = []
 
     def due(self, step: int) -> bool:
@@ -84,49 +84,58 @@ class Monitor:
         module call off PyTorch's fast path.
         """
         self.close()  # hooks of a measured step whose gradients were never taken
-        self._outs = []
+        self._outs = {}
         self.active = self.enabled and step % self.every == 0
-        if self.active and self._spec is not None:
-            self._hooks = [m.register_forward_hook(self._keep) for m in self._acts]
+        if self.active:
+            self._hooks = [
+                m.register_forward_hook(functools.partial(self._keep, spec)) for m, spec in self._acts
+            ]
         return self.active
 
     def _add(self, key: str, value: torch.Tensor) -> None:
         self._samples.setdefault(key, []).append(value.detach().float())
 
-    def _keep(self, module, inputs, out) -> None:
+    def _keep(self, spec, module, inputs, out) -> None:
         # Only kept here; measured after the forward pass, all layers of a shape in one batched pass
         # (statistics taken in each hook cost a few small kernels per layer, more than the step).
-        self._outs.append(out.detach())
+        if isinstance(out, torch.Tensor) and out.dim() >= 2:  # a module used on a lone vector says nothing
+            self._outs.setdefault(spec.name, []).append(out.detach())
 
     def _measure_activations(self) -> None:
         """Per layer: the fraction of dead units (0 or less for every example and position) and the
         fraction of outputs pinned at a saturating activation's flat ends."""
-        spec = self._spec
-        by_shape: dict[tuple[int, ...], list[torch.Tensor]] = {}
-        for out in self._outs:
-            by_shape.setdefault(tuple(out.shape), []).append(out)
-        self._outs = []
-        for outs in by_shape.values():
-            acts = torch.stack(outs)  # (layers, examples, units, positions...)
-            if spec.dies:  # a unit is dead when even its largest output over the batch is <= 0
-                reduce = (1, *range(3, acts.dim()))
-                self._add("dead_fraction", (acts.amax(dim=reduce) <= 0).float().mean(dim=1))
-            if spec.saturates:
-                low, high = spec.saturates
-                pinned = (acts <= low) | (acts >= high)
-                self._add("saturated_fraction", pinned.flatten(1).float().mean(dim=1))
+        outs_by_act, self._outs = self._outs, {}
+        for name, outs in outs_by_act.items():
+            spec = ACTIVATIONS[name]
+            by_shape: dict[tuple[int, ...], list[torch.Tensor]] = {}
+            for out in outs:
+                by_shape.setdefault(tuple(out.shape), []).append(out)
+            for same in by_shape.values():
+                acts = torch.stack(same)  # (layers, examples, units, positions...)
+                if spec.dies:  # a unit is dead when even its largest output over the batch is <= 0
+                    reduce = (1, *range(3, acts.dim()))
+                    self._add("dead_fraction", (acts.amax(dim=reduce) <= 0).float().mean(dim=1))
+                if spec.saturates:
+                    low, high = spec.saturates
+                    pinned = (acts <= low) | (acts >= high)
+                    self._add("saturated_fraction", pinned.flatten(1).float().mean(dim=1))
 
     def measure_grads(self, loss: torch.Tensor) -> None:
         """Per-layer gradient norms; keeps a copy of the weights to measure this step's update."""
-        grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in self.layers]
-        self._add("grad_norm", torch.stack(torch._foreach_norm(grads)))  # one fused kernel for all layers
         self._add("loss", loss.detach())
+        if self.layers:
+            grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in self.layers]
+            self._add("grad_norm", torch.stack(torch._foreach_norm(grads)))  # one fused kernel for all
         self.close()  # the forward pass is over: no more activations to watch
         if self._outs:
             self._measure_activations()
-        self._before = torch._foreach_mul([w.detach() for w in self.layers], 1.0)  # one fused copy
+        if self.layers:  # a network without a weight layer found by type has no update to measure
+            self._before = torch._foreach_mul([w.detach() for w in self.layers], 1.0)  # one fused copy
 
     def measure_update(self) -> None:
+        if not self.layers:
+            self.active = False
+            return
         after = [w.detach() for w in self.layers]
         change = torch.stack(torch._foreach_norm(torch._foreach_sub(after, self._before)))
         size = torch.stack(torch._foreach_norm(self._before))
@@ -143,7 +152,8 @@ class Monitor:
 
     def check(self, step: int, epoch: int) -> Divergence | None:
         """Non-finite or exploded loss or gradient at the latest measured step (one device sync)."""
-        total = self._samples["grad_norm"][-1].norm().item()
+        grads = self._samples.get("grad_norm")
+        total = grads[-1].norm().item() if grads else 0.0
         if not math.isfinite(total):
             return Divergence(step, epoch, "gradient", "non-finite", total)
         return self.check_loss(self._samples["loss"][-1].item(), step, epoch)

@@ -48,13 +48,16 @@ def train_repeats(cfg: Recipe, device: torch.device, report: Report | None, data
     mean = {key: statistics.fmean(run.metrics[key] for run in runs) for key in keys}
     std = {key: statistics.stdev(run.metrics[key] for run in runs) for key in keys} if k > 1 else {}
     outcome, reason = over_seeds(runs, cfg.train.seed)
+    models = torch.nn.ModuleList([run.model for run in runs]) if k > 1 else first.model
+    if k > 1 and getattr(first.model, "sweepnn_changes", None):  # every seed's network is built alike
+        models.sweepnn_changes = first.model.sweepnn_changes
     return TrialResult(
         outcome=outcome,
         metrics={**first.metrics, **mean},
         history=first.history,  # the first seed's curve: the one the pruner saw
         reason=reason,
         # every seed's network, in seed order, so each is scored on the test split (sweepnn.training.holdout)
-        model=torch.nn.ModuleList([run.model for run in runs]) if k > 1 else first.model,
+        model=models,
         repeats=[_final(run, cfg.train.seed + i) for i, run in enumerate(runs)],
         metrics_std=std,
     )

@@ -14,10 +14,12 @@ import torch
 
 from sweepnn.options.augment import active, augment_batch
 from sweepnn.options.losses import LOSSES
+from sweepnn.options.metrics import METRICS, own_metrics
 from sweepnn.options.models import MODELS
 from sweepnn.options.optimizers import build_optimizer
 from sweepnn.options.regularizers import penalty_term
 from sweepnn.options.schedules import SCHEDULES, Plateau, lr_factor, lr_is_constant
+from sweepnn.options.users_code import call
 from sweepnn.recipe.config import Recipe
 from sweepnn.training import steps
 from sweepnn.training.data import Data, load_data
@@ -57,6 +59,16 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, task: str
         total += _score_sum(task, out, yb)
     n = len(x)
     return loss_sum.item() / n, steps.score(task, total.item(), n, y_var, y)  # one sync per evaluation
+
+
+@torch.no_grad()
+def evaluate_own(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, names: list[str]
+) -> dict[str, float]:
+    """A user's own metrics `names`, each computed once on the split's outputs in evaluation mode."""
+    model.eval()
+    out = torch.cat([model(x[i : i + steps.EVAL_CHUNK]).float() for i in range(0, len(x), steps.EVAL_CHUNK)])
+    return {name: float(call(f"metric {name!r}", METRICS[name].compute, out, y)) for name in names}
 
 
 def _autocast(precision: str, device: torch.device):
@@ -118,7 +130,6 @@ def train(
     constant_lr = lr_is_constant(t.schedule)
     monitor = Monitor(
         model,
-        getattr(cfg.model, "activation", None),
         steps_per_epoch,
         reference_loss=steps.reference_loss(task, data.n_outputs, data.y_var[0]),
         enabled=t.diagnostics,
@@ -127,6 +138,7 @@ def train(
     # sync, so the loss is checked only at the monitor's measuring steps (a few per epoch).
     check_every_step = device.type == "cpu"
     stopper = steps.EarlyStop(t.early_stopping) if t.early_stopping else None
+    own = own_metrics(cfg)  # a user's metrics the recipe names, computed on the validation split
 
     # Training metrics are gathered on the device as the epoch goes (reading .item() every step would
     # sync and slow small models), with as little work a step as possible: each batch's loss and
@@ -190,6 +202,7 @@ def train(
             break
         with autocast:
             val_loss, val_score = evaluate(model, data.x_val, data.y_val, task, loss_params, data.y_var[1])
+            measured = evaluate_own(model, data.x_val, data.y_val, own) if own else {}
         # correct predictions (in the order the batches were drawn), or the summed squared error
         score_sum = (torch.cat(scores) == y[order]).sum() if classify_task else torch.stack(scores).sum()
         train_loss = (torch.stack(losses) * batch_sizes).sum().item() / n
@@ -199,6 +212,7 @@ def train(
         metrics = steps.epoch_metrics(
             epoch, task, (train_loss, train_score), (val_loss, val_score), train_time, lr, diagnosed
         )
+        metrics |= measured
         history.append(metrics)
         stop = steps.after_epoch(epoch, metrics, plateau, report, stopper, model.state_dict)
         if stop is not None:

@@ -93,6 +93,7 @@ def test_run_writes_results_then_resumes(cli, write_recipe, tmp_path):
     folder = tmp_path / "results" / "tiny"
     assert sorted(p.name for p in folder.iterdir()) == [
         "best.yaml",
+        "models",  # the best trial's weights (search.save_top: 1)
         "recipe.yaml",
         "summary.md",
         "trials.csv",

@@ -42,6 +42,15 @@ CONTEXT: dict[str, dict[str, Any]] = {
     "model.channels": {"data": {"name": "digits"}, "model": "cnn"},
     "model.kernel": {"data": {"name": "digits"}, "model": "cnn"},
     "model.pool": {"data": {"name": "digits"}, "model": "cnn"},
+    **{
+        path: {"data": {"name": "digits"}, "model": "cnn"}
+        for path in ("model.stride", "model.padding", "model.head")
+    },
+    # the residual network's own fields: a small resnet on 8x8 images
+    **{
+        path: {"data": {"name": "digits"}, "model": {"name": "resnet", "depth": 8, "width": 4}}
+        for path in ("model.shortcut", "model.zero_init_residual")
+    },
     # augmentations of images, and channels-last memory, need an image dataset (and its CNN)
     **{
         path: {"data": {"name": "digits"}, "model": "cnn", **({node: node.rsplit(".")[-1]} if node else {})}
@@ -77,6 +86,8 @@ EXEMPT = {
     "data.labels": "cifar100's fine or coarse labels: a download",
     "data.limit": "a cap on the examples of a dataset read from files (mnist, cifar)",
     "data.task": "the task of a csv or parquet table: a file",
+    "data.size": "the size image_folder resizes its files to: image files (tests/data/test_image_folder.py)",
+    "data.channels": "rgb or gray images of image_folder: image files (tests/data/test_image_folder.py)",
 }
 
 

@@ -25,13 +25,22 @@ SMALL = {
 
 # File datasets read the files the tests write: IDX images of four classes, tables (CSV, Parquet) of
 # three, CIFAR binary files with every class.
-FILE_CLASSES = {"mnist": 4, "fashion_mnist": 4, "csv": 3, "parquet": 3, "cifar10": 10, "cifar100": 100}
+FILE_CLASSES = {
+    "mnist": 4,
+    "fashion_mnist": 4,
+    "csv": 3,
+    "parquet": 3,
+    "cifar10": 10,
+    "cifar100": 100,
+    "image_folder": 3,
+}
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _idx_files(tmp_path_factory):
     from test_datasets_cifar import write_cifar
     from test_files import write_mnist, write_parquet
+    from test_image_folder import write_shapes
 
     folder = write_mnist(tmp_path_factory.mktemp("idx"), n=300)
     SMALL["mnist"] = SMALL["fashion_mnist"] = {"path": str(folder)}
@@ -40,6 +49,10 @@ def _idx_files(tmp_path_factory):
     SMALL["parquet"] = {"path": str(table), "target": "label"}
     SMALL["cifar10"] = {"path": str(write_cifar(tmp_path_factory.mktemp("c10"), "cifar10", per_file=40))}
     SMALL["cifar100"] = {"path": str(write_cifar(tmp_path_factory.mktemp("c100"), "cifar100", per_file=1000))}
+    SMALL["image_folder"] = {
+        "path": str(write_shapes(tmp_path_factory.mktemp("shapes"), per_class=20)),
+        "size": 12,
+    }
     yield
     for name in FILE_CLASSES:
         SMALL.pop(name, None)
@@ -50,10 +63,10 @@ def params(name: str, **kw):
 
 
 def test_every_dataset_has_small_test_params():
-    assert set(SMALL) == set(DATASETS)  # file datasets are added by the _idx_files fixture
+    assert set(SMALL) == set(DATASETS.builtins)  # file datasets are added by the _idx_files fixture
 
 
-@pytest.mark.parametrize("name", list(DATASETS))
+@pytest.mark.parametrize("name", list(DATASETS.builtins))
 def test_dataset_loads_split_and_typed(name):
     p = params(name)
     d = load_data(p, CPU)
@@ -78,7 +91,7 @@ def test_dataset_loads_split_and_typed(name):
     )
 
 
-@pytest.mark.parametrize("name", list(DATASETS))
+@pytest.mark.parametrize("name", list(DATASETS.builtins))
 def test_split_follows_the_seed(name):
     a, b, c = (load_data(params(name, seed=s), CPU) for s in (0, 0, 1))
     assert torch.equal(a.x_val, b.x_val)

@@ -12,13 +12,12 @@ from __future__ import annotations
 import csv
 import gzip
 import struct
-import subprocess
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import sweepnn
+from conftest import command_on
 
 from sweepnn.data.files import CIFAR_PIXELS, CIFAR_SETS, IDX_FILES
 
@@ -131,17 +130,7 @@ def sweep(tmp_path: Path, name: str, path: Path, extra: str = "", command: str =
     """The real command on a recipe reading `path`: (exit code, stdout, stderr)."""
     recipe = tmp_path / "r.yaml"
     recipe.write_text(RECIPE.format(name=name, path=path, extra=extra))
-    args = [command, recipe] + (
-        ["--results", tmp_path / "results", "--device", "cpu"] if command == "run" else []
-    )
-    process = sweepnn(*args, cwd=tmp_path)
-    try:
-        out, err = process.communicate(timeout=timeout)  # a guard: a hang is a failure, not a wait
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        pytest.fail(f"sweepnn {command} did not finish within {timeout}s")
-    return process.returncode, out, err
+    return command_on(tmp_path, command, recipe, timeout)
 
 
 def refused(tmp_path: Path, name: str, path: Path, names: Path, *messages: str, extra: str = "", timeout=120):

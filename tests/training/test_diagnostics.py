@@ -39,7 +39,7 @@ def test_dead_relu_fraction_counts_units_silent_for_the_whole_batch():
     with torch.no_grad():
         layer[0].weight.zero_()
         layer[0].bias.copy_(torch.tensor([-1.0] * 3 + [1.0] * 7))  # 3 units can never fire
-    monitor = Monitor(layer, ACTIVATIONS.parse("relu"), steps_per_epoch=1, reference_loss=1.0)
+    monitor = Monitor(layer, steps_per_epoch=1, reference_loss=1.0)
     assert monitor.due(0)
     out = layer(torch.randn(32, 4))
     out.sum().backward()
@@ -56,7 +56,7 @@ def test_saturated_fraction(name, scale, expected):
     net = nn.Sequential(nn.Linear(8, 64), getattr(nn, ACTIVATIONS[name].torch_class)())
     with torch.no_grad():
         net[0].weight.normal_(0, scale)
-    monitor = Monitor(net, ACTIVATIONS.parse(name), steps_per_epoch=1, reference_loss=1.0)
+    monitor = Monitor(net, steps_per_epoch=1, reference_loss=1.0)
     monitor.due(0)
     out = net(torch.randn(256, 8))
     out.sum().backward()
@@ -67,10 +67,10 @@ def test_saturated_fraction(name, scale, expected):
 
 def test_monitor_measures_only_on_its_steps():
     net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
-    short = Monitor(net, ACTIVATIONS.parse("relu"), steps_per_epoch=20, reference_loss=1.0)
+    short = Monitor(net, steps_per_epoch=20, reference_loss=1.0)
     assert [s for s in range(20) if short.due(s)] == [0]  # at least once per epoch
     short.close()
-    long = Monitor(net, ACTIVATIONS.parse("relu"), steps_per_epoch=400, reference_loss=1.0)
+    long = Monitor(net, steps_per_epoch=400, reference_loss=1.0)
     assert [s for s in range(400) if long.due(s)] == [0, 100, 200, 300]  # four per epoch
     long.close()
     assert not any(m._forward_hooks for m in net.modules())  # no hook outlives a measured step
@@ -92,7 +92,7 @@ def test_gradient_ratio_shows_vanishing_flow_in_a_deep_sigmoid_net():
 
 def test_a_non_finite_gradient_is_a_divergence_of_the_gradient():
     model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
-    monitor = Monitor(model, ACTIVATIONS.parse("relu"), steps_per_epoch=10, reference_loss=1.0)
+    monitor = Monitor(model, steps_per_epoch=10, reference_loss=1.0)
     assert monitor.due(0)
     loss = model(torch.randn(8, 4)).pow(2).mean()
     loss.backward()

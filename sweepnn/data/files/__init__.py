@@ -1,5 +1,5 @@
 """Datasets read from files in their published formats: IDX (MNIST, Fashion-MNIST), raw or gzipped;
-the CIFAR binary version; tables (CSV, Parquet).
+the CIFAR binary version; tables (CSV, Parquet); folders of image files, one folder per class (Pillow).
 
 Readers return numpy arrays and never execute anything from a file (CIFAR's Python version is a
 pickle, so only its binary version is read). A missing file is an error that names every file
@@ -32,6 +32,13 @@ from sweepnn.data.files.idx import (
     load_idx_set,
     read_idx,
 )
+from sweepnn.data.files.images import (
+    IMAGE_SUFFIXES,
+    ImageLayout,
+    check_image_folder,
+    image_layout,
+    load_image_folder,
+)
 from sweepnn.data.files.reading import MAX_ARRAY_BYTES, find
 from sweepnn.data.files.tables import MAX_TABLE_COLUMNS, TABLE_READERS, TableReader, check_table, load_table
 
@@ -40,19 +47,24 @@ __all__ = [
     "CIFAR_SETS",
     "IDX_FILES",
     "IDX_SOURCES",
+    "IMAGE_SUFFIXES",
     "MAX_ARRAY_BYTES",
     "MAX_TABLE_COLUMNS",
     "TABLE_READERS",
     "CifarLayout",
     "IdxHeader",
+    "ImageLayout",
     "TableReader",
     "check_cifar_set",
     "check_idx_set",
+    "check_image_folder",
     "check_table",
     "find",
     "idx_header",
+    "image_layout",
     "load_cifar_set",
     "load_idx_set",
+    "load_image_folder",
     "load_table",
     "read_cifar_bin",
     "read_idx",

@@ -31,6 +31,7 @@ import torch
 
 from sweepnn.options.augment import active
 from sweepnn.options.losses import LOSSES
+from sweepnn.options.metrics import own_metrics
 from sweepnn.options.models import MODELS, hidden_widths
 from sweepnn.options.schedules import SCHEDULES, Plateau, lr_factor
 from sweepnn.recipe.config import Recipe
@@ -61,6 +62,8 @@ def ungroupable(cfg: Recipe) -> str | None:
     if loss is not None and LOSSES[loss.name].per_example is None:
         each = [name for name, spec in LOSSES.items() if spec.per_example is not None]
         return f"loss {loss.name!r} has no per-member form (only {', '.join(each)})"
+    if own_metrics(cfg):
+        return f"metrics {', '.join(own_metrics(cfg))} are computed on each trial's own network; not stacked"
     if active(cfg.data.augment):
         return "data augmentation draws from each trial's generator between batches; not stacked"
     if cfg.train.precision != "fp32":
