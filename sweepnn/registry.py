@@ -180,12 +180,12 @@ class Registry(Mapping[str, S], Generic[S]):
         )
 
     def __iter__(self) -> Iterator[str]:
-        """The built-ins, then the options from outside sweepnn loaded so far: iterating (`items()`,
-        a path walking every option) never imports a plugin."""
-        return iter([*self._specs, *self._own])
+        """The built-ins: iterating (`items()`, a path walking every option, a test over the family)
+        never imports a plugin, and sees the same options whatever recipes this process read."""
+        return iter(self._specs)
 
     def __len__(self) -> int:
-        return len(self._specs) + len(self._own)
+        return len(self._specs)
 
     def names(self) -> list[str]:
         """Every name a recipe may give: the built-ins, then those installed packages register (read,

@@ -74,7 +74,7 @@ def test_schema_is_json_schema(cli):
     code, out, _ = cli("schema")
     schema = json.loads(out)
     assert code == 0 and schema["title"] == "sweepnn recipe"
-    assert set(schema["properties"]) == {"name", "description", "data", "model", "train", "search"}
+    assert set(schema["properties"]) == {"name", "description", "code", "data", "model", "train", "search"}
 
 
 def test_options_lists_families(cli):

@@ -92,7 +92,7 @@ def test_a_duplicate_key_does_not_hide_the_other_problems():
         ),
         (
             "serach: {}\n",
-            "r.yaml:1:1: serach: unknown key 'serach'; did you mean 'search'? valid keys: data,"
+            "r.yaml:1:1: serach: unknown key 'serach'; did you mean 'search'? valid keys: code, data,"
             " description, model, name, search, train",
         ),
         (
