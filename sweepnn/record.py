@@ -3,8 +3,8 @@ that spells those names. It imports neither Optuna nor torch: a trial here is an
 `user_attrs`, `state` and `number` (Optuna's FrozenTrial), a study anything with `user_attrs`.
 
 A trial's user attributes (written by sweepnn.sweep, read by sweepnn.results and the commands):
-    outcome      sweepnn's diagnosis: ok, saturated, stalled, vanishing, exploding, overfitting (it
-                 trained to its end), diverged, pruned, failed, interrupted, crashed, surplus
+    outcome      sweepnn's diagnosis: ok, or a failure sweepnn.outcomes names (symmetric, dead, saturated,
+                 ... when it trained to its end), diverged, pruned, failed, interrupted, crashed, surplus
     reason       the diagnosis in words
     epochs, metrics, history    epochs trained, the final (or best) epoch's metrics, every epoch's
     repeats, metrics_std        with search.repeats: each seed's final metrics, and their spread
@@ -20,6 +20,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from sweepnn.outcomes import TRAINED as TRAINED  # the outcomes of a trial that trained to its end
+
 # ---- a trial's user attributes ---------------------------------------------------------------------
 OUTCOME = "outcome"
 REASON = "reason"
@@ -31,6 +33,7 @@ METRICS_STD = "metrics_std"
 PARAMS = "params"
 SECONDS = "seconds"
 RETRY_OF = "retry_of"
+CHANCE = "chance"  # the validation score of a trivial predictor, what "stalled" and "far below" read
 CHANGED = "changed"  # what sweepnn changed in a user's own network: swapped modules, initialized layers
 # ... and what the workers' liveness check keeps on a running trial
 WORKER = "sweepnn:worker"  # "host:pid" of the process training the trial
@@ -38,8 +41,6 @@ BEAT = "sweepnn:heartbeat"  # when that process last said it was alive (Unix tim
 ATTEMPT = "sweepnn:attempt"  # 0 for a first try, n for the n-th retry after a crash
 RETRIED = "sweepnn:retried"  # on a crashed trial: the number of the trial that retries it
 
-# Outcomes of a trial that trained to its end (its objective counts); the others stopped it early.
-TRAINED = ("ok", "saturated", "stalled", "vanishing", "exploding", "overfitting")
 
 # ---- a study's user attributes ---------------------------------------------------------------------
 STUDY_RECIPE = "sweepnn:recipe"  # the recipe it was run with (JSON): a study sweepnn created has one
@@ -60,6 +61,8 @@ def result_attrs(result: Any) -> dict[str, Any]:
         METRICS: result.metrics,
         HISTORY: result.history,
     }
+    if result.chance is not None:
+        attrs[CHANCE] = result.chance
     if result.repeats is not None:
         attrs[REPEATS] = result.repeats
         attrs[METRICS_STD] = result.metrics_std
@@ -69,9 +72,73 @@ def result_attrs(result: Any) -> dict[str, Any]:
     return attrs
 
 
-def outcome_of(t: Any) -> str | None:
-    """A finished trial's diagnosis, None for one that has none (running, or not sweepnn's)."""
+def outcome_of(t: Any, judged: dict[int, tuple[str, str]] | None = None) -> str | None:
+    """A finished trial's diagnosis, None for one that has none (running, or not sweepnn's); with the
+    study's `judged` (see judged()), the outcome it takes against the rest of the study."""
+    if judged and t.number in judged:
+        return judged[t.number][0]
     return t.user_attrs.get(OUTCOME)
+
+
+def reason_of(t: Any, judged: dict[int, tuple[str, str]] | None = None) -> str:
+    """The diagnosis in words, as outcome_of gives the diagnosis."""
+    if judged and t.number in judged:
+        return judged[t.number][1]
+    return t.user_attrs.get(REASON, "")
+
+
+# ---- a trial against its study: what the same network reached --------------------------------------
+
+
+def _val_score(metrics: dict) -> tuple[str, float | None]:
+    score = "accuracy" if "val_accuracy" in metrics else "r2"
+    value = metrics.get(f"val_{score}")
+    finite = isinstance(value, int | float) and value == value and abs(value) != float("inf")
+    return score, value if finite else None
+
+
+def reached(trials) -> dict[str, float]:
+    """The best validation score each network (sweepnn.outcomes.network_of) reached among the trials
+    that completed."""
+    from sweepnn.outcomes import network_of
+
+    best: dict[str, float] = {}
+    for t in trials:
+        _, value = _val_score(t.user_attrs.get(METRICS) or {})
+        if t.state.name == "COMPLETE" and value is not None:
+            net = network_of(t.params)
+            best[net] = max(best.get(net, value), value)
+    return best
+
+
+def against_study(
+    outcome: str, history: list, metrics: dict, chance: float | None, params: dict, best: dict[str, float]
+) -> tuple[str, str] | None:
+    """The (outcome, reason) an `ok` run takes when it is far below what its network reached (`best`,
+    from reached()) and shows a cause for it; None when its outcome stands."""
+    from sweepnn.outcomes import below_reach, network_of
+
+    score, _ = _val_score(metrics)
+    if chance is None:
+        return None
+    return below_reach(outcome, history, metrics, chance, score, best.get(network_of(params)))
+
+
+def judged(trials) -> dict[int, tuple[str, str]]:
+    """Trial number -> (outcome, reason) for the trials the study as a whole names otherwise than
+    their own record: `ok` runs far below what the same network reached in the study, with a cause.
+    Read from the stored trials, so the names do not depend on the order the trials ran in."""
+    trials = results_of(trials)
+    best = reached(trials)
+    out = {}
+    for t in trials:
+        if t.user_attrs.get(OUTCOME) != "ok":
+            continue
+        a = t.user_attrs
+        found = against_study("ok", a.get(HISTORY) or [], a.get(METRICS) or {}, a.get(CHANCE), t.params, best)
+        if found is not None:
+            out[t.number] = found
+    return out
 
 
 # ---- counting trials: the one place every command's counts come from ------------------------------
@@ -110,10 +177,12 @@ def state_counts(trials) -> dict[str, int]:
 
 def outcome_counts(trials) -> dict[str, int]:
     """Trials by sweepnn's diagnosis (ok, stalled, ..., pruned, failed, interrupted), of the trials
-    that are results."""
+    that are results, as the study judges them (see judged())."""
     out: dict[str, int] = {}
+    trials = list(trials)
+    against = judged(trials)
     for t in results_of(trials):
-        outcome = t.user_attrs.get(OUTCOME) or state_of(t)
+        outcome = outcome_of(t, against) or state_of(t)
         out[outcome] = out.get(outcome, 0) + 1
     return out
 

@@ -67,5 +67,16 @@ def test_the_readmes_python_example_runs(tmp_path):
     lines = proc.stdout.splitlines()
     assert lines[-1] == "ran 2 ['best.yaml', 'recipe.yaml', 'summary.md', 'trials.csv']"
     outcome, accuracy = lines[-2].split()
-    assert outcome in {"ok", "stalled", "saturated", "vanishing", "exploding", "overfitting"}
+    from sweepnn.outcomes import TRAINED
+
+    assert outcome in TRAINED
     assert 0.0 <= float(accuracy) <= 1.0
+
+
+def test_the_readmes_outcome_table_is_the_one_the_rules_write():
+    """The thresholds live in sweepnn/outcomes.py; the README quotes the table it writes, so a changed
+    threshold that the README does not show fails here (paste `rules_markdown()`'s text)."""
+    from sweepnn.outcomes import RULES, TRAINED, rules_markdown
+
+    assert rules_markdown() in (ROOT / "README.md").read_text()
+    assert set(TRAINED) <= {r.name for r in RULES}  # every outcome a trained run can get has its row

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import Field
 
@@ -24,6 +25,17 @@ class ActivationSpec(Spec):
     # How a unit of this activation stops learning, for the training-health diagnostics:
     dies: bool = False  # output exactly 0 for every input (ReLU)
     saturates: tuple[float, float] | None = None  # outputs outside (low, high) have ~zero gradient
+    # The activation's derivative at its input, relative to its largest, as a function of its output
+    # (a saturating activation's derivative is read off its output): the share of gradient it passes.
+    passes: Callable[[Any], Any] | None = None
+
+
+def _sigmoid_passes(y):
+    return 4.0 * y * (1.0 - y)  # sigmoid' = y(1 - y), at most 1/4 (at y = 1/2)
+
+
+def _tanh_passes(y):
+    return 1.0 - y * y  # tanh' = 1 - y^2, at most 1 (at y = 0)
 
 
 ACTIVATIONS: Registry[ActivationSpec] = Registry(
@@ -35,6 +47,7 @@ ACTIVATIONS: Registry[ActivationSpec] = Registry(
             torch_class="Sigmoid",
             gain="sigmoid",
             saturates=(0.01, 0.99),
+            passes=_sigmoid_passes,
         ),
         ActivationSpec(
             name="tanh",
@@ -42,6 +55,7 @@ ACTIVATIONS: Registry[ActivationSpec] = Registry(
             torch_class="Tanh",
             gain="tanh",
             saturates=(-0.99, 0.99),
+            passes=_tanh_passes,
         ),
         ActivationSpec(
             name="relu",

@@ -178,6 +178,7 @@ def completed_frame(studies: list[Stored], paths: list[str]) -> pd.DataFrame:
     rows = []
     for s in studies:
         reader = PathValues(s.recipe, paths)
+        judged = record.judged(s.study.get_trials(deepcopy=False))
         for t in s.study.get_trials(deepcopy=False):
             if t.state.name != "COMPLETE" or not t.values:
                 continue
@@ -190,7 +191,7 @@ def completed_frame(studies: list[Stored], paths: list[str]) -> pd.DataFrame:
                     "value": t.values[0],
                     **reader.of(t.user_attrs.get(record.PARAMS, t.params)),
                     "seconds": t.user_attrs.get(record.SECONDS),
-                    "outcome": t.user_attrs.get(record.OUTCOME, "ok"),
+                    "outcome": record.outcome_of(t, judged) or "ok",
                     "seeds": tuple(seeds) if len(seeds) > 1 else None,
                 }
             )

@@ -100,12 +100,13 @@ def junit_xml(runs: list[tuple[Any, Any]], verdicts: list[Verdict]) -> str:
     for i, (study, recipe) in enumerate(runs):
         suite = ET.SubElement(root, "testsuite", name=recipe.name)
         failures = skipped = 0
+        judged = record.judged(study.get_trials(deepcopy=False))
         for t in study.get_trials(deepcopy=False):
             case = ET.SubElement(suite, "testcase", classname=recipe.name, name=f"trial {t.number}")
             case.set("time", f"{t.user_attrs.get('seconds', 0.0):.3f}")
-            outcome = safe_text(t.user_attrs.get(record.OUTCOME, t.state.name.lower()))
+            outcome = safe_text(record.outcome_of(t, judged) or t.state.name.lower())
             # stored text: XML 1.0 has no way to write most control characters, so they are escapes
-            reason = safe_text(t.user_attrs.get(record.REASON, ""), multiline=True)
+            reason = safe_text(record.reason_of(t, judged), multiline=True)
             if t.state.name == "PRUNED":
                 skipped += 1
                 ET.SubElement(case, "skipped", message=reason or "pruned")

@@ -19,7 +19,7 @@ from sweepnn.untrusted import markup, rich_line, rich_text
 # Outcome colours: green trained well, yellow trained with a problem, red did not train.
 _STYLE = {
     "ok": "green",
-    **dict.fromkeys(("pruned", "saturated", "stalled", "vanishing", "exploding", "overfitting"), "yellow"),
+    **dict.fromkeys((*(o for o in record.TRAINED if o != "ok"), "pruned"), "yellow"),
     **dict.fromkeys(("diverged", "failed"), "red"),
     "interrupted": "magenta",
 }
@@ -142,7 +142,7 @@ def ranked_table(df: pd.DataFrame, title: str = "") -> Table:
     for col in df.columns:
         table.add_column(rich_text(col), justify="left" if col == "state" else "right", no_wrap=True)
     for _, row in df.iterrows():
-        outcome = str(row.get("outcome", ""))
+        outcome = str(row.get("outcome", "")).split(" ")[0]  # 'dead 2/3': the outcome, then its count
         style = _STYLE.get(outcome) if outcome != "ok" else None
         table.add_row(*(rich_text(v) for v in row.tolist()), style=style)
     return table

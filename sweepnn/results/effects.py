@@ -56,7 +56,7 @@ def side_by_side(studies: list[Stored]) -> pd.DataFrame:
                 **row,
                 "best": t.values[0],
                 "trial": number,
-                "outcome": t.user_attrs.get(record.OUTCOME, "ok"),
+                "outcome": record.outcome_of(t, record.judged(trials)) or "ok",
                 **{c: tested[c] for c in TEST_COLUMNS[:2] if c in tested},
                 **{short[p]: values[p] for p in paths},
                 "epochs": t.user_attrs.get(record.EPOCHS),

@@ -108,6 +108,7 @@ def kept_trials(study, recipe: Recipe, source: str = "") -> list:
     code = study.user_attrs.get(record.STUDY_CODE) or []
     folder = code[0] if code else str(Path(source).resolve().parent) if source else None
     out = []
+    judged = record.judged(study.get_trials(deepcopy=False))
     for number in top_numbers(study, recipe, recipe.search.save_top):
         trial = study.trials[number]
         metrics = trial.user_attrs.get(record.METRICS, {})
@@ -122,7 +123,7 @@ def kept_trials(study, recipe: Recipe, source: str = "") -> list:
             ],
             # the validation split's metrics, the user's own among them (computed on that split)
             "metrics": {k: v for k, v in own.items() if k.startswith("val_") or k in own_metrics(recipe)},
-            "outcome": trial.user_attrs.get(record.OUTCOME),
+            "outcome": record.outcome_of(trial, judged),
             "epochs": trial.user_attrs.get(record.EPOCHS),
             "repeats": recipe.search.repeats,
             "recipe_folder": folder,

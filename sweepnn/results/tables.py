@@ -20,12 +20,28 @@ from sweepnn.results.analysis import label
 # Scores on the test split, for the best trials only (see sweepnn.training.holdout).
 TEST_COLUMNS = ("test_accuracy", "test_r2", "test_loss")
 # Training-health diagnostics of the final epoch (see sweepnn.training.diagnostics).
-DIAGNOSTIC_COLUMNS = ("grad_ratio", "dead_fraction", "saturated_fraction", "update_ratio", "gap")
+# The worst layer's figure where a figure is per layer (sweepnn.outcomes reads the same).
+DIAGNOSTIC_COLUMNS = (
+    "grad_ratio",
+    "signal_ratio",
+    "dead_fraction",
+    "saturated_fraction",
+    "gradient_pass",
+    "update_ratio",
+    "grad_norm",
+    "grad_norm_clipped",
+    "near_zero_fraction",
+    "gap",
+    "gap_eval",
+)
+# The final network's score on its training split in evaluation mode (dropout off), by task score.
+TRAIN_EVAL = {"val_accuracy": "train_eval_accuracy", "val_r2": "train_eval_r2"}
 # The diagnostics `show` adds to the ranked table (sweepnn.results.inspection), by the names it
 # shows them under.
 SHOWN_DIAGNOSTICS = {
     "dead_fraction": "dead",
     "saturated_fraction": "saturated",
+    "gradient_pass": "pass",
     "update_ratio": "update",
     "gap": "gap",
 }
@@ -37,9 +53,10 @@ def metric_columns(recipe: Recipe) -> list[str]:
     return recorded(recipe, task_of(recipe.data))
 
 
-def _outcome(t) -> str:
-    """sweepnn's diagnosis: ok, stalled, saturated, ..., diverged, pruned, failed, interrupted."""
-    return t.user_attrs.get(record.OUTCOME) or state_of(t)
+def _outcome(t, judged: dict) -> str:
+    """sweepnn's diagnosis, as the study judges it (record.judged): ok, stalled, saturated, ...,
+    diverged, pruned, failed, interrupted."""
+    return record.outcome_of(t, judged) or state_of(t)
 
 
 def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
@@ -57,16 +74,18 @@ def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
 
         spread = held_out_spread(study)
     metric_cols = metric_columns(recipe)
+    eval_cols = [TRAIN_EVAL[m] for m in metric_cols if m in TRAIN_EVAL]
     again = retried(study.get_trials(deepcopy=False))  # attempts trained again: history, never ranked
+    judged = record.judged(study.get_trials(deepcopy=False))
     rows = []
     for t in study.get_trials(deepcopy=False):
         if t.user_attrs.get(record.OUTCOME) == "surplus":  # asked for after the budget ran out, never trained
             continue
         params = t.user_attrs.get(record.PARAMS, t.params)
         metrics = t.user_attrs.get(record.METRICS) or {}
-        outcome = _outcome(t)
+        outcome = _outcome(t, judged)
         if repeats > 1:  # the outcome over the seeds: 'vanishing 2/3'
-            outcome = outcome_over_seeds(t.user_attrs.get(record.REPEATS), outcome)
+            outcome = outcome_over_seeds(t.user_attrs.get(record.REPEATS), outcome, t.number in judged)
         row: dict[str, Any] = {"number": t.number, "state": state_of(t), "outcome": outcome}
         for i, o in enumerate(objectives):
             value = t.values[i] if t.values is not None else None
@@ -79,7 +98,7 @@ def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
             row["pareto"] = t.number in pareto
         for path in paths:
             row[path] = params.get(path)
-        for m in (*metric_cols, *DIAGNOSTIC_COLUMNS):
+        for m in (*metric_cols, *eval_cols, *DIAGNOSTIC_COLUMNS):
             row[m] = metrics.get(m)
         for m in TEST_COLUMNS:
             row[m] = tested.get(t.number, {}).get(m)
@@ -87,7 +106,7 @@ def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
                 row[f"{m}.std"] = spread.get(t.number, {}).get(m)
         row["epochs"] = t.user_attrs.get(record.EPOCHS)
         row["seconds"] = t.user_attrs.get(record.SECONDS)
-        row["reason"] = t.user_attrs.get(record.REASON, "")
+        row["reason"] = record.reason_of(t, judged)
         if again:
             row["retried_as"] = again.get(t.number)
         rows.append(row)
@@ -104,6 +123,7 @@ def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
         *(["pareto"] if pareto else []),
         *paths,
         *metric_cols,
+        *eval_cols,
         *(
             c
             for m in TEST_COLUMNS

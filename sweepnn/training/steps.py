@@ -15,7 +15,7 @@ import torch
 
 from sweepnn.options.losses import DEFAULT_LOSS, LOSSES
 from sweepnn.options.metrics import METRICS
-from sweepnn.training.diagnostics import classify
+from sweepnn.outcomes import classify
 
 EVAL_CHUNK = 8192  # examples per forward pass at evaluation: bounds memory on large validation sets
 
@@ -158,14 +158,22 @@ def conclude(
     chance: float,
     task: str,
     state: dict[str, Any],
+    read_kept: Callable[[dict[str, Any] | None], dict[str, float]] | None = None,
 ) -> tuple[str, dict[str, float], str, dict[str, Any]]:
     """How a run ends: (outcome, final metrics, reason, the weights to keep). A run that stopped
-    early (diverged, pruned) keeps its last epoch; one that trained is diagnosed from its history,
-    and with early stopping's restore_best keeps its best epoch's weights and metrics."""
+    early (diverged, pruned) keeps its last epoch; one that trained keeps its last epoch, or with
+    early stopping's restore_best its best epoch's weights and metrics, has the kept network read
+    (`read_kept(weights)`, None for the network as it is: its training score in evaluation mode and
+    its weights' statistics, see sweepnn.training.trainer.read_kept) and is diagnosed."""
     final = dict(history[-1]) if history else {}
     if outcome:
         return outcome, final, reason, state
     if stopper and stopper.p.restore_best and stopper.best_state is not None:
         state, final = stopper.best_state, dict(history[stopper.best_index])
-    outcome, why = classify(history, chance, score_key(task))
+    key = score_key(task)
+    if read_kept is not None:
+        final |= read_kept(state if stopper and stopper.p.restore_best else None)
+        if f"train_eval_{key}" in final and f"val_{key}" in final:
+            final["gap_eval"] = final[f"train_eval_{key}"] - final[f"val_{key}"]
+    outcome, why = classify(history, final, chance, key)
     return outcome, final, "; ".join(r for r in (reason, why) if r), state

@@ -23,7 +23,7 @@ from sweepnn.options.users_code import call
 from sweepnn.recipe.config import Recipe
 from sweepnn.training import steps
 from sweepnn.training.data import Data, load_data
-from sweepnn.training.diagnostics import Monitor
+from sweepnn.training.diagnostics import Monitor, weight_statistics
 from sweepnn.training.result import TrialResult
 
 # report(epoch, metrics) -> True to stop the trial now (it was pruned)
@@ -69,6 +69,15 @@ def evaluate_own(
     model.eval()
     out = torch.cat([model(x[i : i + steps.EVAL_CHUNK]).float() for i in range(0, len(x), steps.EVAL_CHUNK)])
     return {name: float(call(f"metric {name!r}", METRICS[name].compute, out, y)) for name in names}
+
+
+def read_kept(model: torch.nn.Module, data: Data, task: str, loss) -> dict[str, float]:
+    """What is read of the network a trial keeps, once: its loss and score on the training split in
+    evaluation mode (dropout off, batchnorm on running statistics; the epochs' train_* are running
+    averages over their batches, in training mode), and its weights' statistics."""
+    train_loss, train_score = evaluate(model, data.x_train, data.y_train, task, loss, data.y_var[0])
+    key = steps.score_key(task)
+    return {"train_eval_loss": train_loss, f"train_eval_{key}": train_score, **weight_statistics(model)}
 
 
 def _autocast(precision: str, device: torch.device):
@@ -137,6 +146,7 @@ def train(
     # On the CPU reading the loss costs nothing, so every step is checked; on a GPU it would force a
     # sync, so the loss is checked only at the monitor's measuring steps (a few per epoch).
     check_every_step = device.type == "cpu"
+    clipping = reg.clip_value is not None or reg.clip_norm is not None
     stopper = steps.EarlyStop(t.early_stopping) if t.early_stopping else None
     own = own_metrics(cfg)  # a user's metrics the recipe names, computed on the validation split
 
@@ -184,6 +194,8 @@ def train(
                 torch.nn.utils.clip_grad_value_(model.parameters(), reg.clip_value)
             if reg.clip_norm is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), reg.clip_norm)
+            if measuring and clipping:  # ... and after: what the optimizer was given
+                monitor.measure_clipped()
             opt.step()
             if measuring:
                 monitor.measure_update()
@@ -219,7 +231,16 @@ def train(
             outcome, reason = stop
             break
     monitor.close()
-    outcome, final, reason, best = steps.conclude(history, outcome, reason, stopper, data.chance, task, None)
+
+    def kept(best: dict | None) -> dict[str, float]:
+        if best is not None:  # restore_best: the best epoch's weights
+            model.load_state_dict(best)
+        with autocast:
+            return read_kept(model, data, task, loss_params)
+
+    outcome, final, reason, best = steps.conclude(
+        history, outcome, reason, stopper, data.chance, task, None, kept if t.diagnostics else None
+    )
     if best is not None:  # early stopping's restore_best: the best epoch's weights
         model.load_state_dict(best)
-    return TrialResult(outcome, final, history, reason, model)
+    return TrialResult(outcome, final, history, reason, model, chance=data.chance)

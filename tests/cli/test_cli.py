@@ -208,7 +208,7 @@ def test_a_deep_init_sweep_shows_each_failure_by_its_outcome(cli, write_recipe, 
         (r["model.init"], r["model.activation"]): r["outcome"] for r in rows(tmp_path / "results" / "deep")
     }
     assert outcome["he_normal", "relu"] == "ok"
-    assert outcome["zeros", "relu"] == "stalled"  # every unit identical: nothing to learn from
+    assert outcome["zeros", "relu"] == "symmetric"  # every unit identical: nothing to learn from
     assert outcome["normal", "relu"] == "diverged"  # activations grow layer by layer
     assert outcome["he_normal", "sigmoid"] == "vanishing"  # 20 sigmoids: no gradient reaches the input
 

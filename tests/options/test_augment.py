@@ -202,6 +202,8 @@ def test_only_training_batches_are_augmented():
     training = [x for mode, x in seen if mode]
     evaluation = [x for mode, x in seen if not mode]
     assert training and evaluation
-    assert len(evaluation) == 2 and all(torch.equal(x, data.x_val) for x in evaluation)  # as loaded
+    # each epoch's validation, then the final network's training score (dropout off): data as loaded
+    assert len(evaluation) == 3 and all(torch.equal(x, data.x_val) for x in evaluation[:2])
+    assert torch.equal(evaluation[2], data.x_train)
     for x in training:  # no training input is an unaugmented example
         assert not (x[:, None, :] == clean[None]).all(-1).any()

@@ -23,7 +23,7 @@ torch.set_num_threads(1)
 CPU = torch.device("cpu")
 
 # Inits the seeds call unusable, and the pathology each must show on this small MLP instead of learning.
-PATHOLOGY = {"zeros": "stalled"}
+PATHOLOGY = {"zeros": "symmetric"}
 # Inits the seeds warn about (too small, too large): with some partners they may fail, but then the
 # trial's outcome must say so.
 RISKY = {"small_normal", "normal"}

@@ -16,10 +16,10 @@ from conftest import sweepnn
 from optuna.trial import TrialState, create_trial
 from test_analysis import _distribution, add_study, recipe_text, storage_at
 
+from sweepnn.outcomes import STALL_MARGIN, classify
 from sweepnn.recipe.loading import load_text
 from sweepnn.recipe.space import plan
 from sweepnn.results import effects
-from sweepnn.training.diagnostics import STALL_MARGIN, classify
 
 TASKS = {
     "regression": (
@@ -76,12 +76,12 @@ def test_trials_csv_has_the_metric_columns_of_its_task_and_trial_times_hold_no_s
 
 def test_stalled_reason_states_the_margin_it_applies():
     history = [{"val_accuracy": 0.558, "train_accuracy": 0.56}]
-    assert classify(history, chance=0.508) == (
+    assert classify(history, history[-1], chance=0.508) == (
         "stalled",
         f"validation accuracy 0.558 is within {STALL_MARGIN:g} of chance (0.508)",
     )
     history = [{"val_accuracy": 0.45, "train_accuracy": 0.46}]
-    assert classify(history, chance=0.508) == (
+    assert classify(history, history[-1], chance=0.508) == (
         "stalled",
         "validation accuracy 0.450 is no better than chance (0.508)",
     )

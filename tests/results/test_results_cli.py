@@ -230,9 +230,10 @@ def test_export_formats(cli, studies, tmp_path):
     assert code == 0
     assert out.splitlines()[:2] == [
         "rank,number,state,outcome,objective.val_accuracy,model.init.name,train.optimizer.lr,val_accuracy,"
-        "val_loss,train_accuracy,train_loss,train_time,grad_ratio,dead_fraction,saturated_fraction,"
-        "update_ratio,gap,epochs,seconds,reason",
-        "1,0,complete,ok,0.9,he_normal,0.03,0.9,0.09999999999999998,,,,,0.125,,,0.0625,3,2.0,",
+        "val_loss,train_accuracy,train_loss,train_time,train_eval_accuracy,grad_ratio,signal_ratio,"
+        "dead_fraction,saturated_fraction,gradient_pass,update_ratio,grad_norm,grad_norm_clipped,"
+        "near_zero_fraction,gap,gap_eval,epochs,seconds,reason",
+        "1,0,complete,ok,0.9,he_normal,0.03,0.9,0.09999999999999998,,,,,,,0.125,,,,,,,0.0625,,3,2.0,",
     ]
     _, out, _ = cli("export", "bn", "--format", "markdown")
     assert out.splitlines()[2] == (

@@ -12,9 +12,10 @@ from torch import nn
 from sweepnn.options.activations import ACTIVATIONS
 from sweepnn.options.regularizers import PENALTIES, penalty_term
 from sweepnn.options.schedules import SCHEDULES, WARMUPS, Plateau, lr_factor
+from sweepnn.outcomes import classify
 from sweepnn.recipe.config import Recipe
 from sweepnn.record import TRAINED
-from sweepnn.training.diagnostics import Monitor, classify
+from sweepnn.training.diagnostics import Monitor, weight_statistics
 from sweepnn.training.trainer import train
 
 torch.set_num_threads(1)
@@ -114,7 +115,7 @@ def test_deep_init_outcomes_differ_as_the_seeds_say():
     }
     assert runs["relu", "he_normal"].outcome == "ok"
     zeros = runs["relu", "zeros"]
-    assert zeros.outcome == "stalled"  # symmetric units: no gradient reaches the first layer
+    assert zeros.outcome == "symmetric"  # every unit alike: no gradient reaches the first layer
     assert zeros.history[-1]["grad_ratio"] == 0
     normal = runs["relu", "normal"]
     assert normal.outcome == "diverged" and "exploded" in normal.reason
@@ -130,18 +131,50 @@ def test_tanh_with_standard_normal_init_saturates():
     ("history", "outcome"),
     [
         ([{"val_accuracy": 0.34, "train_accuracy": 0.35}], "stalled"),
-        # no flow at all (zeros init) is a stall; a trickle that never reaches the input is vanishing
-        ([{"val_accuracy": 0.34, "train_accuracy": 0.35, "grad_ratio": 0.0}], "stalled"),
+        # no flow at all to the first layer (a signal too small to carry any) vanishes as a trickle does
+        ([{"val_accuracy": 0.34, "train_accuracy": 0.35, "grad_ratio": 0.0}], "vanishing"),
         ([{"val_accuracy": 0.34, "train_accuracy": 0.35, "grad_ratio": 1e-12}], "vanishing"),
         ([{"val_accuracy": 0.9, "train_accuracy": 0.91, "grad_ratio": 1e-5}], "vanishing"),
         ([{"val_accuracy": 0.9, "train_accuracy": 0.91, "grad_ratio": 1e5}], "exploding"),
         ([{"val_accuracy": 0.7, "train_accuracy": 1.0, "grad_ratio": 1.0}], "overfitting"),
-        ([{"val_accuracy": 0.5, "train_accuracy": 0.5, "saturated_fraction": 0.8}], "saturated"),
+        (
+            [{"val_accuracy": 0.5, "train_accuracy": 0.5, "saturated_fraction_by_layer": [0.1, 0.8]}],
+            "saturated",
+        ),
+        # a sigmoid layer near 0: not at its ends, yet passing a tenth of its best gradient
+        ([{"val_accuracy": 0.9, "train_accuracy": 0.9, "gradient_pass_by_layer": [0.9, 0.1]}], "saturated"),
+        # ... a milder cut saturates a run that stalled, not one that trained
+        ([{"val_accuracy": 0.34, "train_accuracy": 0.34, "gradient_pass_by_layer": [0.9, 0.4]}], "saturated"),
+        ([{"val_accuracy": 0.9, "train_accuracy": 0.9, "gradient_pass_by_layer": [0.9, 0.4]}], "ok"),
+        # almost every unit of one layer dead: dead, whatever the score; half of them in a stalled run
+        ([{"val_accuracy": 0.8, "train_accuracy": 0.8, "dead_fraction_by_layer": [0.2, 0.97]}], "dead"),
+        ([{"val_accuracy": 0.34, "train_accuracy": 0.34, "dead_fraction_by_layer": [0.6, 0.2]}], "dead"),
+        ([{"val_accuracy": 0.9, "train_accuracy": 0.9, "dead_fraction_by_layer": [0.6, 0.2]}], "ok"),
+        # ... unless the signal into the dying layer had faded first: a signal that vanished
+        (
+            [
+                {
+                    "val_accuracy": 0.34,
+                    "dead_fraction_by_layer": [0.1, 0.2, 0.9],
+                    "signal_by_layer": [1.0, 1e-5, 1e-7],
+                    "signal_ratio": 1e-7,
+                }
+            ],
+            "vanishing",
+        ),
+        # a hidden layer's units all alike (the output layer's rows are not read)
+        (
+            [{"val_accuracy": 0.9, "row_spread_by_layer": [0.9, 0.0, 0.0], "units_by_layer": [8, 8, 3]}],
+            "symmetric",
+        ),
+        ([{"val_accuracy": 0.9, "row_spread_by_layer": [0.9, 0.5, 0.0], "units_by_layer": [8, 8, 3]}], "ok"),
+        # the gap of the final network in evaluation mode decides, where it was measured
+        ([{"val_accuracy": 0.7, "train_accuracy": 0.72, "train_eval_accuracy": 0.95}], "overfitting"),
         ([{"val_accuracy": 0.9, "train_accuracy": 0.95, "grad_ratio": 0.5}], "ok"),
     ],
 )
 def test_classify(history, outcome):
-    got, reason = classify(history, chance=0.33)
+    got, reason = classify(history, history[-1], chance=0.33)
     assert got == outcome
     assert (reason == "") == (outcome == "ok")
 
@@ -275,8 +308,109 @@ def test_regression_stalls_when_the_net_cannot_learn():
     cfg = Recipe(
         name="t",
         data={"name": "teacher", "n_samples": 400},
-        model={"depth": 2, "init": "zeros"},
-        train={"epochs": 3},
+        model={"depth": 2},
+        train={"epochs": 3, "optimizer": {"name": "sgd", "lr": 1e-9}},  # a random net that never moves
     )
     result = train(cfg, CPU)
     assert result.outcome == "stalled" and "r2" in result.reason
+    # zeros init: no learning either, and the cause named
+    zeros = train(Recipe(**{**cfg.model_dump(), "model": {"depth": 2, "init": "zeros"}}), CPU)
+    assert zeros.outcome == "symmetric" and "weight layer 1" in zeros.reason
+
+
+def _measured_once(net: nn.Module, x: torch.Tensor) -> dict:
+    monitor = Monitor(net, steps_per_epoch=1, reference_loss=1.0)
+    assert monitor.due(0)
+    out = net(x)
+    out.float().pow(2).mean().backward()
+    monitor.measure_grads(out.pow(2).mean())
+    monitor.measure_clipped()
+    monitor.measure_update()
+    return monitor.epoch_summary()
+
+
+def test_a_shared_activation_module_is_one_layer_per_call():
+    """A user's network that calls one nn.Sigmoid after every linear layer: each call is its own layer,
+    in the order the forward ran them, so the worst one can be named."""
+
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.out = nn.Linear(4, 16), nn.Linear(16, 16), nn.Linear(16, 2)
+            self.act = nn.Sigmoid()
+            with torch.no_grad():
+                self.b.bias.fill_(-4.0)  # the second call sits near 0: little gradient passes
+
+        def forward(self, x):
+            return self.out(self.act(self.b(self.act(self.a(x)))))
+
+    got = _measured_once(Shared(), torch.randn(64, 4))
+    first, second = got["gradient_pass_by_layer"]
+    assert first > 0.8 and second < 0.2
+    assert got["gradient_pass"] == second and got["mean_by_layer"][1] < 0.05
+    assert got["signal_by_layer"][0] > got["signal_by_layer"][1]
+
+
+def test_weight_statistics_read_each_layer_kind_by_its_units():
+    """Row spread runs over a layer's units: a Linear's or Conv's output rows, a ConvTranspose's
+    second axis; near-zero weights and norms per layer."""
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.ConvTranspose2d(4, 3, 3), nn.Flatten(), nn.Linear(3 * 8 * 8, 2)
+    )
+    with torch.no_grad():
+        net[0].weight.copy_(torch.randn(1, 1, 3, 3).expand(4, 1, 3, 3))  # 4 identical output channels
+        net[1].weight.copy_(torch.randn(4, 1, 3, 3).expand(4, 3, 3, 3))  # 3 identical output channels
+        net[3].weight.zero_()
+        net[3].weight[0, :10] = 1.0
+    got = weight_statistics(net)
+    spreads = got["row_spread_by_layer"]
+    assert spreads[0] < 1e-6 and spreads[1] < 1e-6 and spreads[2] > 0.5
+    assert got["units_by_layer"] == [4, 3, 2]
+    assert got["near_zero_by_layer"][2] == pytest.approx(1 - 10 / (2 * 192))
+    assert got["weight_norms"][2] == pytest.approx(10**0.5, rel=1e-3)
+
+
+def test_the_gradient_norm_is_kept_before_and_after_clipping():
+    cfg = Recipe(
+        name="t",
+        data=SPIRALS,
+        model={"depth": 3, "width": 32},
+        train={"epochs": 2, "optimizer": {"name": "sgd", "lr": 0.5}, "regularization": {"clip_norm": 0.1}},
+    )
+    last = train(cfg, CPU).history[-1]
+    assert last["grad_norm"] > 0.1
+    assert last["grad_norm_clipped"] == pytest.approx(0.1, rel=1e-3)  # what the optimizer was given
+
+
+def test_the_final_network_is_scored_on_its_training_split_with_dropout_off():
+    cfg = Recipe(
+        name="t",
+        data=SPIRALS,
+        model={"depth": 3, "width": 64, "dropout": 0.5},
+        train={"epochs": 4, "optimizer": {"name": "adam", "lr": 1e-2}},
+    )
+    result = train(cfg, CPU)
+    m = result.metrics
+    # with half the units dropped, the running average over the epoch's batches understates the network
+    assert m["train_eval_accuracy"] > m["train_accuracy"]
+    assert m["gap_eval"] == pytest.approx(m["train_eval_accuracy"] - m["val_accuracy"])
+    off = train(
+        Recipe(**{**cfg.model_dump(), "train": {**cfg.train.model_dump(), "diagnostics": False}}), CPU
+    )
+    assert "train_eval_accuracy" not in off.metrics  # part of the diagnostics: off with them
+
+
+def test_l1_sparsity_shows_in_the_near_zero_fraction():
+    def run(penalty):
+        regularization = {"penalty": penalty} if penalty else {}
+        cfg = Recipe(
+            name="t",
+            data=SPIRALS,
+            model={"depth": 2, "width": 64},
+            train={"epochs": 6, "optimizer": {"name": "sgd", "lr": 0.1}, "regularization": regularization},
+        )
+        return train(cfg, CPU).metrics  # the kept network's record
+
+    plain, l1 = run(None), run({"name": "l1", "strength": 1e-2})
+    assert l1["near_zero_fraction"] > 10 * plain["near_zero_fraction"] and l1["near_zero_fraction"] > 0.05
+    assert sum(l1["weight_norms"]) < sum(plain["weight_norms"])

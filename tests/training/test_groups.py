@@ -21,8 +21,8 @@ from sweepnn.options.norms import NORMS
 from sweepnn.options.optimizers import OPTIMIZERS
 from sweepnn.options.regularizers import PENALTIES
 from sweepnn.options.schedules import SCHEDULES
+from sweepnn.outcomes import TRAINED
 from sweepnn.recipe.config import Recipe
-from sweepnn.record import TRAINED
 from sweepnn.training.data import load_data
 from sweepnn.training.stacked.nets import StackedMLP
 from sweepnn.training.stacked.train import group_key, train_group, ungroupable
@@ -42,7 +42,40 @@ REL, ABS = 1e-5, 1e-6  # the tolerance of every curve (observed: about 1e-7)
 # Gradient norms through a batchnorm's backward (a difference of means) lose a few more digits
 DIAGNOSTICS_REL = 1e-3
 CURVES = ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "train_r2", "val_r2", "gap", "lr")
-DIAGNOSTICS = ("grad_norm_first", "grad_norm_last", "grad_ratio", "dead_fraction", "saturated_fraction")
+DIAGNOSTICS = (
+    "grad_norm_first",
+    "grad_norm_last",
+    "grad_ratio",
+    "grad_norm",
+    "grad_norm_clipped",
+    "dead_fraction",
+    "saturated_fraction",
+    "gradient_pass",
+    "signal_ratio",
+    "update_ratio",
+)
+# per-layer figures of each epoch (lists, input to output)
+PER_LAYER = (
+    "grad_norms",
+    "dead_fraction_by_layer",
+    "saturated_fraction_by_layer",
+    "gradient_pass_by_layer",
+    "signal_by_layer",
+    "mean_by_layer",
+)
+# the kept network's weight statistics, per weight layer (diagnostics.weight_statistics, once a trial)
+WEIGHTS = (
+    "weight_norms",
+    "near_zero_by_layer",
+    "row_spread_by_layer",
+    "units_by_layer",
+    "near_zero_fraction",
+)
+# The final network scored on the training split in evaluation mode (steps.conclude). Its loss is read
+# off the last weights, which carry every step's rounding (an RMSprop member's drift reaches 6e-5 of it),
+# unlike the epoch's loss, averaged over the batches as it trained; a wrong network is off by far more.
+FINAL = ("train_loss", "val_loss", "train_eval_accuracy", "train_eval_r2", "gap_eval")
+FINAL_LOSS_REL = 1e-3
 
 
 def recipe(data=None, model=None, **train_kw) -> Recipe:
@@ -62,11 +95,25 @@ def assert_same(grouped, alone) -> None:
         for key in DIAGNOSTICS:
             if key in a:
                 assert g[key] == pytest.approx(a[key], rel=DIAGNOSTICS_REL, abs=ABS, nan_ok=True), key
+        for key in PER_LAYER:
+            if key in a:
+                assert len(g[key]) == len(a[key]), key
+                assert g[key] == pytest.approx(a[key], rel=DIAGNOSTICS_REL, abs=ABS, nan_ok=True), key
     assert grouped.metrics["epoch"] == alone.metrics["epoch"]
-    for key in ("train_loss", "val_loss"):
+    for key in FINAL:
         assert key in grouped.metrics or key not in alone.metrics
         if key in alone.metrics:
-            assert grouped.metrics[key] == pytest.approx(alone.metrics[key], rel=REL, abs=ABS, nan_ok=True)
+            expected = pytest.approx(alone.metrics[key], rel=REL, abs=ABS, nan_ok=True)
+            assert grouped.metrics[key] == expected, key
+    for key in WEIGHTS:
+        assert (key in grouped.metrics) == (key in alone.metrics), key
+        if key in alone.metrics:
+            expected = pytest.approx(alone.metrics[key], rel=DIAGNOSTICS_REL, abs=ABS, nan_ok=True)
+            assert grouped.metrics[key] == expected, key
+    assert ("train_eval_loss" in grouped.metrics) == ("train_eval_loss" in alone.metrics)
+    if "train_eval_loss" in alone.metrics:
+        expected = pytest.approx(alone.metrics["train_eval_loss"], rel=FINAL_LOSS_REL, abs=ABS, nan_ok=True)
+        assert grouped.metrics["train_eval_loss"] == expected
 
 
 def check_group(cfgs: list[Recipe], **kw) -> list:
@@ -378,7 +425,78 @@ def test_early_stopping_is_each_members_own(restore_best):
 
 def test_outcomes_of_trained_members_are_classified_as_train_classifies_them():
     results = check_group([recipe(seed=0, model={"init": "zeros"}), recipe(seed=1)])
-    assert results[0].outcome == "stalled" and results[1].outcome in TRAINED
+    assert results[0].outcome == "symmetric" and results[1].outcome in TRAINED
+    assert results[0].metrics["row_spread_by_layer"][0] == 0.0  # zeros: every unit alike
+
+
+def test_final_networks_are_scored_on_the_training_split_as_train_scores_them():
+    """steps.conclude scores each member's kept network (with restore_best its best epoch's, with
+    batchnorm on its running statistics) on the training split in evaluation mode, as train() does."""
+    stop = {"metric": "train_loss", "patience": 1, "min_delta": 0.05, "restore_best": True}
+    sgd = {"name": "momentum", "lr": 0.05}
+    batchnorm = {"norm": "batchnorm"}
+    groups = [
+        [
+            recipe(epochs=8, seed=0, optimizer={"name": "adam", "lr": 0.05}, early_stopping=stop),
+            recipe(epochs=8, seed=1, regularization={"label_smoothing": 0.1}),
+        ],
+        [
+            recipe(epochs=8, seed=2, optimizer=sgd, model=batchnorm, early_stopping=stop),
+            recipe(epochs=8, seed=3, optimizer=sgd, model=batchnorm),
+        ],
+    ]
+    data = load_data(groups[0][0].data, CPU)
+    for cfgs in groups:
+        results = train_group(cfgs, CPU, data=data)
+        assert results[0].epochs < 8  # stopped early: its best epoch's network is the one scored
+        for cfg, result in zip(cfgs, results, strict=True):
+            alone = train(cfg, CPU, data=data).metrics
+            got = result.metrics
+            for key in ("train_eval_accuracy", "gap_eval"):
+                assert key in alone and key in got, key
+                assert got[key] == pytest.approx(alone[key], rel=REL, abs=ABS), key
+            assert got["gap_eval"] == pytest.approx(got["train_eval_accuracy"] - got["val_accuracy"])
+            expected = pytest.approx(alone["train_eval_loss"], rel=FINAL_LOSS_REL, abs=ABS)
+            assert got["train_eval_loss"] == expected
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_each_members_record_is_what_monitor_makes_of_its_own_measurements(activation):
+    """GroupMonitor's summary of each row is diagnostics.summarize of that member's measurements, as
+    Monitor.epoch_summary gives them; a zeros member (no signal, no gradient below the top) among them."""
+    from sweepnn.training.diagnostics import summarize
+    from sweepnn.training.stacked.monitor import GroupMonitor
+
+    cfg = recipe(model={"widths": [12, 12, 6], "activation": activation})
+    torch.manual_seed(0)
+    models = [build_mlp(cfg.model, (2,), 3) for _ in range(2)]
+    zeros = recipe(model={"widths": [12, 12, 6], "activation": activation, "init": "zeros"})
+    models.append(build_mlp(zeros.model, (2,), 3))
+    net = StackedMLP(cfg.model, models, [[0.0] * 3] * 3, torch.Generator().manual_seed(0))
+    monitor = GroupMonitor(cfg.model.activation, 5, 1.0, True)
+    for _ in range(3):
+        watch = monitor.watch(True)
+        out = net.forward(torch.randn(3, 16, 2), training=True, watch=watch)
+        loss = out.square().mean((1, 2))
+        net.backward(loss.sum())
+        monitor.measure_activations(watch)
+        monitor.measure_grads(net, loss)
+        net.grad.mul_(0.5)  # a clipping
+        monitor.measure_clipped(net)
+        with torch.no_grad():
+            net.flat.sub_(0.1 * net.grad)
+        monitor.measure_update(net)
+    samples = {key: list(values) for key, values in monitor.samples.items()}
+    records = monitor.epoch_summary(net)
+    assert monitor.samples == {}
+    for row, record in enumerate(records):
+        own = {key: [v[row] for v in values] for key, values in samples.items()}
+        expected = summarize(own)
+        assert set(record) == set(expected)
+        for key, value in expected.items():
+            assert record[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+    assert records[2]["signal_by_layer"][0] == 0.0
+    assert GroupMonitor(cfg.model.activation, 5, 1.0, False).epoch_summary(net) == [{}, {}, {}]
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -32,7 +32,11 @@ DIAGNOSTIC_KEYS = {
     "grad_norm_last",
     "grad_norms",
     "grad_ratio",
+    "grad_norm",
+    "grad_norm_clipped",
     "dead_fraction",
+    "dead_fraction_by_layer",
+    "signal_by_layer",  # one activation layer: no ratio of the top layer's to the first's
     "update_ratio",
 }
 BLOBS = {"name": "blobs", "n_samples": 400}  # 320 training examples: 5 batches of 64

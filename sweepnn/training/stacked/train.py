@@ -42,6 +42,7 @@ from sweepnn.training.stacked.loss import Regularizer, evaluate, member_losses, 
 from sweepnn.training.stacked.monitor import GroupMonitor
 from sweepnn.training.stacked.nets import StackedMLP, check_stackable
 from sweepnn.training.stacked.optim import build_stacked_optimizer, update_of
+from sweepnn.training.trainer import read_kept
 
 __all__ = ["GroupReport", "group_key", "train_group", "ungroupable"]
 
@@ -184,11 +185,25 @@ def train_group(
 
     def finish(row: int, outcome: str, reason: str) -> None:
         m = live[row]
+        now = net.member_state(row)
+
+        def kept(best: dict | None) -> dict[str, float]:
+            # the member's kept network, read as train() reads it alone
+            m.model.load_state_dict(best if best is not None else now)
+            return read_kept(m.model, data, task, loss_params)
+
         outcome, final, reason, state = steps.conclude(
-            m.history, outcome, reason, m.stopper, data.chance, task, net.member_state(row)
+            m.history,
+            outcome,
+            reason,
+            m.stopper,
+            data.chance,
+            task,
+            now,
+            kept if t.diagnostics else None,
         )
         m.model.load_state_dict(state)
-        m.result = TrialResult(outcome, final, m.history, reason, m.model)
+        m.result = TrialResult(outcome, final, m.history, reason, m.model, chance=data.chance)
 
     def drop(gone) -> torch.Tensor:
         """Take the finished members out of the stack: the others' rows, in order."""
@@ -233,6 +248,8 @@ def train_group(
                     monitor.measure_activations(watch)
                 monitor.measure_grads(net, loss)
             reg.clip(net.grad)
+            if measuring:  # ... and after: what the optimizer was given
+                monitor.measure_clipped(net)
             opt.step(net.flat, net.grad, lr, net.n_decay)
             if measuring:
                 monitor.measure_update(net)
@@ -257,7 +274,7 @@ def train_group(
             break
         spent = time.perf_counter() - t0
         val_loss, val_score = evaluate(net, data.x_val, data.y_val, task, loss_params)
-        summaries = monitor.epoch_summary(len(live))
+        summaries = monitor.epoch_summary(net)
         stopped: dict[int, tuple[str, str]] = {}
         rows_metrics = zip(
             loss_sum.tolist(),
