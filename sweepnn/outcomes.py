@@ -76,8 +76,8 @@ RULES = [
     Rule(
         "symmetric",
         "the units of a hidden layer stay identical: no gradient can tell them apart (the layer is named)",
-        f"`row_spread` of a hidden weight layer (how far its units' weights are from their mean,"
-        f" relative) under {SYMMETRY_TOL:g}",
+        f"`row_spread` of a hidden weight layer of the kept network (how far its units' weights are"
+        f" from their mean, relative) under {SYMMETRY_TOL:g}",
         "a random init (zeros and constants keep every unit alike), dropout",
     ),
     Rule(
@@ -141,8 +141,8 @@ BELOW_REACH = (
     f" {0.99 - FAR_BELOW * (0.99 - 0.33):.3f}), with a cause measured at a milder level, takes that"
     f" cause: `dead` (a layer {DEAD_BELOW:.0%} dead), `saturated` ({SATURATED_BELOW:.0%} of a layer"
     f" at its ends, or a layer passing under {GRADIENT_PASS_BELOW:.0%} of its gradient) or `lr_collapsed`."
-    " The tables judge every trial against the whole study, so the order the trials ran in does not"
-    " change a name."
+    " The tables and files judge every trial against the whole study as it stands, so the order the"
+    " trials ran in does not change a name (the line printed as a trial ends gives its own outcome)."
 )
 
 

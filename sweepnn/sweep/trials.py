@@ -158,10 +158,6 @@ class Step:
             result.outcome = "diverged"  # a non-finite objective is no score: never a best trial
             shown = zip(self.objectives, values, strict=True)
             result.reason = "objective " + ", ".join(f"{o.metric} = {v}" for o, v in shown)
-        if (
-            result.outcome == "ok" and result.repeats is None
-        ):  # (repeats: judged in the tables, by seed count)
-            self.judge_against_study(trial, result)
         attrs = {**result_attrs(result), record.SECONDS: seconds, **(extra or {})}
         if result.outcome in TRAINED:  # stalled or overfitting trials still have a score
             frozen = store(self.study, trial, attrs, values=values)
@@ -175,17 +171,6 @@ class Step:
         if result.outcome == "pruned":
             return store(self.study, trial, attrs, state=TrialState.PRUNED)
         return store(self.study, trial, attrs, state=TrialState.FAIL)  # diverged: kept with its reason
-
-    def judge_against_study(self, trial: optuna.Trial, result: TrialResult) -> None:
-        """An `ok` run far below what the same network reached in the study so far, with a measured
-        cause, takes that cause as its outcome (sweepnn.record.against_study; the tables judge every
-        trial again against the whole study, so that the order trials ran in does not matter)."""
-        done = retrying(self.study.get_trials, deepcopy=False, states=(TrialState.COMPLETE,))
-        found = record.against_study(
-            result.outcome, result.history, result.metrics, result.chance, trial.params, record.reached(done)
-        )
-        if found is not None:
-            result.outcome, result.reason = found
 
     def stage(self, frozen: FrozenTrial, cfg: Recipe, result: TrialResult) -> None:
         """Write a recorded trial's weights into the staging folder; with seed repeats, the first seed's
