@@ -10,7 +10,7 @@ the name. Causes come before symptoms: a zero-initialized net that learns nothin
 Then the study: a trial scoring far below what the same network reached in the study, with a
 measured cause, is named by that cause, not `ok` (`below_reach`).
 
-No torch here: the tables and the study runner read these rules without it.
+No torch here: the tables and result files (sweepnn.record.judged) read these rules without it.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ LR_COLLAPSED_EPOCHS = 0.5  # ... for at least half of the epochs
 
 # A network's settings that are techniques, not its shape: trials that differ only in these are "the
 # same network" when a trial is judged against what the study reached (below_reach).
-TECHNIQUES = ("init", "activation", "norm", "norm_position", "dropout")
+TECHNIQUES = ("init", "activation", "norm", "norm_position", "dropout", "zero_init_residual")
 
 
 @dataclass(frozen=True)
