@@ -30,6 +30,7 @@ declare -A BY=(
   [shuffling]="train.shuffle train.optimizer.name"
   [batch_size]="train.batch_size train.optimizer.lr"
   [image_folder]="data.augment.crop data.augment.rotate"
+  [augment_choice]="data.augment"
 )
 # recipe -> other studies its `compare --by` tables take in (init_deep_bn is init_deep with batchnorm)
 declare -A WITH=(
@@ -52,11 +53,13 @@ studies_of() {
 }
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(quickstart init_deep init_deep_bn activations batchnorm regularization optimizers schedules clipping augmentation shuffling batch_size resnet_init_norm image_folder)
+[ ${#names[@]} -gt 0 ] || names=(quickstart init_deep init_deep_bn activations batchnorm regularization optimizers schedules clipping augmentation shuffling batch_size resnet_init_norm image_folder augment_choice)
 for name in "${names[@]}"; do
   echo "== $name" >&2
-  # image_folder reads PNG files: the circles, squares and triangles its test writes, made once
-  if [ "$name" = image_folder ] && [ ! -d data/shapes ]; then python tests/data/test_image_folder.py data/shapes; fi
+  # image_folder and augment_choice read PNG files: the circles, squares and triangles its test writes, made once
+  if [[ "$name" = image_folder || "$name" = augment_choice ]] && [ ! -d data/shapes ]; then
+    python tests/data/test_image_folder.py data/shapes
+  fi
   if [ -z "${TABLES_ONLY:-}" ]; then
     {
       echo "\$ sweepnn run recipes/$name.yaml --fresh --threads 1"
@@ -81,6 +84,11 @@ for name in "${names[@]}"; do
     if [ ${#by[@]} -eq 2 ]; then
       echo; echo "\`\$ sweepnn compare ${compared[*]} --by ${by[0]} --by ${by[1]} --format markdown\`"; echo
       sweepnn compare "${compared[@]}" --by "${by[0]}" --by "${by[1]}" --format markdown
+      # a recipe with a target asks how fast, too: the cells as the median seconds to it
+      if grep -q '^  target:' "recipes/$name.yaml"; then
+        echo; echo "\`\$ sweepnn compare ${compared[*]} --by ${by[0]} --by ${by[1]} --cell time --format markdown\`"; echo
+        sweepnn compare "${compared[@]}" --by "${by[0]}" --by "${by[1]}" --cell time --format markdown
+      fi
     fi
   } >"$out/$name.md" 2>&1
   for study in "${studies[@]}"; do sweepnn plot "$study" >/dev/null; done

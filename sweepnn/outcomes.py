@@ -38,6 +38,18 @@ VANISHING_RATIO = 1e-3  # first-layer gradient norm below this fraction of the l
 VANISHING_SIGNAL = 1e-3  # ... or the top activation layer's spread below this fraction of the first's
 EXPLODING_RATIO = 1e3  # first-layer gradient norm above this multiple of the last layer's
 OVERFIT_GAP = 0.15  # training score (of the final network, dropout off) this far above validation
+# Slow convergence (seed 004's 느린 수렴): still climbing at the end, so the budget cut it short. The
+# trend of the validation score over the last fifth of the epochs (at least three: a line through
+# them, so that one noisy epoch does not decide) gained this share of the run's margin over a
+# trivial predictor; runs shorter than SLOW_MIN_EPOCHS are not judged (too few epochs for a trend).
+SLOW_GAIN = 0.05
+SLOW_WINDOW = 0.2
+SLOW_MIN_EPOCHS = 5
+# ... and with room left to gain as much again: a run at (or a hair under) a perfect score of 1 is
+# not held back by its budget, however steeply it got there
+SLOW_HEADROOM = 0.05
+# The outcomes the study may rename by a measured cause (below_reach): the healthy ones
+JUDGED = ("ok", "slow")
 # Below the study's reach: a score this far below the best of the same network (as a fraction of the
 # way from the trivial predictor to that best), with one of the causes at these milder levels.
 FAR_BELOW = 0.25
@@ -125,6 +137,16 @@ RULES = [
         "dropout, weight decay, more data, early stopping",
     ),
     Rule(
+        "slow",
+        "still improving markedly at its last epoch: the budget, not the technique, stopped it",
+        f"`late_gain`: what the validation score's trend (a least-squares line) over the last"
+        f" {SLOW_WINDOW:.0%} of the epochs (at least 3) gained, as a share of the final score's margin"
+        f" over a trivial predictor, at least {SLOW_GAIN:.0%}, with at least {SLOW_HEADROOM:.0%} of that"
+        f" margin left below a perfect score; runs of {SLOW_MIN_EPOCHS} epochs or more that their budget"
+        " ended (not early stopping)",
+        "more epochs or steps, a larger learning rate, a schedule that decays later",
+    ),
+    Rule(
         "lr_collapsed",
         "against the study: the learning rate fell to almost nothing early",
         f"an `ok` run far below its network's best (below) whose learning rate stayed under"
@@ -134,8 +156,8 @@ RULES = [
     Rule("pruned", "stopped by the pruner", "", ""),
 ]
 BELOW_REACH = (
-    "**Against the study.** An `ok` run that falls short of the best validation score the same network"
-    f" reached on the same data in the study (the same `model` and `data` settings but"
+    "**Against the study.** An `ok` or `slow` run that falls short of the best validation score the same"
+    f" network reached on the same data in the study (the same `model` and `data` settings but"
     f" {', '.join(TECHNIQUES)} and `data.augment`) by more than"
     f" {FAR_BELOW:.0%} of that best's margin over a trivial predictor (best 0.99, trivial 0.33: under"
     f" {0.99 - FAR_BELOW * (0.99 - 0.33):.3f}), with a cause measured at a milder level, takes that"
@@ -179,6 +201,7 @@ class Figures:
     grad_ratio: float | None
     signal_ratio: float | None
     lr_collapsed_at: int | None  # the epoch the learning rate collapsed in
+    late_gain: float | None  # the share of its margin the run gained over its last epochs (slow)
 
 
 def figures(history: list[dict], final: dict, chance: float, score: str) -> Figures:
@@ -206,12 +229,16 @@ def figures(history: list[dict], final: dict, chance: float, score: str) -> Figu
         grad_ratio=_recent(history, "grad_ratio"),
         signal_ratio=_recent(history, "signal_ratio"),
         lr_collapsed_at=_lr_collapse(history),
+        late_gain=late_gain(history, score, chance),
     )
 
 
-def classify(history: list[dict], final: dict, chance: float, score: str = "accuracy") -> tuple[str, str]:
+def classify(
+    history: list[dict], final: dict, chance: float, score: str = "accuracy", budget_ended: bool = True
+) -> tuple[str, str]:
     """(outcome, reason) of a run that trained to its end (or stopped early on its own), by the first
-    rule that holds. `score` is the task's score (accuracy, or r2) and `chance` a trivial predictor's."""
+    rule that holds. `score` is the task's score (accuracy, or r2) and `chance` a trivial predictor's;
+    `budget_ended` is False for a run early stopping ended (its budget did not stop it: never slow)."""
     f = figures(history, final, chance, score)
     stalled = f.val is not None and f.val <= chance + STALL_MARGIN
     flow = f"; first/last layer gradient ratio {f.grad_ratio:.1e}" if f.grad_ratio is not None else ""
@@ -247,16 +274,47 @@ def classify(history: list[dict], final: dict, chance: float, score: str = "accu
         return "stalled", f"validation {score} {f.val:.3f} {how} chance ({chance:.3f}){flow}"
     if f.val is not None and f.train is not None and f.train - f.val > OVERFIT_GAP:
         return "overfitting", f"training {score} {f.train:.3f} vs validation {f.val:.3f}"
+    room = f.val is not None and 1 - f.val >= SLOW_HEADROOM * (1 - chance)  # scores top out at 1
+    if budget_ended and room and f.late_gain is not None and f.late_gain >= SLOW_GAIN:
+        return (
+            "slow",
+            f"still improving at its last epoch: validation {score} gained {f.late_gain:.0%} of its"
+            f" margin over chance in the last {_slow_window(len(history))} epochs",
+        )
     return "ok", ""
+
+
+def _slow_window(epochs: int) -> int:
+    """The epochs at the end of a run that `late_gain` draws its trend through."""
+    return max(3, round(SLOW_WINDOW * epochs))
+
+
+def late_gain(history: list[dict], score: str, chance: float | None) -> float | None:
+    """What the validation score's least-squares trend over a run's last epochs (_slow_window) gained
+    across them, as a share of the last epoch's margin over `chance`; None for a run of fewer than
+    SLOW_MIN_EPOCHS epochs or with no margin (a stalled run)."""
+    values = [h.get(f"val_{score}") for h in history]
+    if chance is None or len(values) < SLOW_MIN_EPOCHS or any(v is None for v in values):
+        return None
+    window = values[-_slow_window(len(values)) :]
+    margin = values[-1] - chance
+    if margin <= 0:
+        return None
+    n = len(window)
+    mean_x, mean_y = (n - 1) / 2, statistics.fmean(window)
+    slope = sum((i - mean_x) * (v - mean_y) for i, v in enumerate(window)) / sum(
+        (i - mean_x) ** 2 for i in range(n)
+    )
+    return slope * (n - 1) / margin
 
 
 def below_reach(
     outcome: str, history: list[dict], final: dict, chance: float, score: str, best: float | None
 ) -> tuple[str, str] | None:
-    """A new (outcome, reason) for an `ok` run whose validation score is far below `best`, the best the
-    study's same network reached, when a cause is measured; None when the outcome stands."""
+    """A new (outcome, reason) for an `ok` (or `slow`) run whose validation score is far below `best`,
+    the best the study's same network reached, when a cause is measured; None when the outcome stands."""
     val = final.get(f"val_{score}")
-    if outcome != "ok" or best is None or val is None or best <= chance:
+    if outcome not in JUDGED or best is None or val is None or best <= chance:
         return None
     if val >= best - FAR_BELOW * (best - chance):  # the cheap test first: most runs are not far below
         return None

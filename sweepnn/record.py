@@ -10,6 +10,8 @@ A trial's user attributes (written by sweepnn.sweep, read by sweepnn.results and
     repeats, metrics_std        with search.repeats: each seed's final metrics, and their spread
     params       the trial's configuration as dotted paths (what was searched and what was fixed)
     seconds      the trial's own training time (start-up is the study's, below)
+    speed        the area under its objective's curve and, with search.target, the epochs and seconds
+                 to it (sweepnn.speed; the tables time any target from `history` when read)
     retry_of     the trial whose interrupted or crashed attempt this one trains again
 The study's: the recipe it was run with, its fingerprint, the start-up seconds of its latest run,
 and each scored trial's test results (with seed repeats, each seed's too).
@@ -20,6 +22,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from sweepnn.outcomes import JUDGED
 from sweepnn.outcomes import TRAINED as TRAINED  # the outcomes of a trial that trained to its end
 
 # ---- a trial's user attributes ---------------------------------------------------------------------
@@ -34,6 +37,7 @@ PARAMS = "params"
 SECONDS = "seconds"
 RETRY_OF = "retry_of"
 CHANCE = "chance"  # the validation score of a trivial predictor, what "stalled" and "far below" read
+SPEED = "speed"  # how fast it trained: its objective curve's auc, epochs and seconds to the target
 CHANGED = "changed"  # what sweepnn changed in a user's own network: swapped modules, initialized layers
 # ... and what the workers' liveness check keeps on a running trial
 WORKER = "sweepnn:worker"  # "host:pid" of the process training the trial
@@ -114,8 +118,8 @@ def reached(trials) -> dict[str, float]:
 def against_study(
     outcome: str, history: list, metrics: dict, chance: float | None, params: dict, best: dict[str, float]
 ) -> tuple[str, str] | None:
-    """The (outcome, reason) an `ok` run takes when it is far below what its network reached (`best`,
-    from reached()) and shows a cause for it; None when its outcome stands."""
+    """The (outcome, reason) an `ok` or `slow` run takes when it is far below what its network reached
+    (`best`, from reached()) and shows a cause for it; None when its outcome stands."""
     from sweepnn.outcomes import below_reach, network_of
 
     score, _ = _val_score(metrics)
@@ -126,16 +130,19 @@ def against_study(
 
 def judged(trials) -> dict[int, tuple[str, str]]:
     """Trial number -> (outcome, reason) for the trials the study as a whole names otherwise than
-    their own record: `ok` runs far below what the same network reached in the study, with a cause.
-    Read from the stored trials, so the names do not depend on the order the trials ran in."""
+    their own record: `ok` (and `slow`) runs far below what the same network reached in the study,
+    with a cause. Read from the stored trials, so the names do not depend on the order the trials ran in."""
     trials = results_of(trials)
     best = reached(trials)
     out = {}
     for t in trials:
-        if t.user_attrs.get(OUTCOME) != "ok":
+        outcome = t.user_attrs.get(OUTCOME)
+        if outcome not in JUDGED:
             continue
         a = t.user_attrs
-        found = against_study("ok", a.get(HISTORY) or [], a.get(METRICS) or {}, a.get(CHANCE), t.params, best)
+        found = against_study(
+            outcome, a.get(HISTORY) or [], a.get(METRICS) or {}, a.get(CHANCE), t.params, best
+        )
         if found is not None:
             out[t.number] = found
     return out

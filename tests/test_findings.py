@@ -37,8 +37,10 @@ def test_the_findings_quote_two_way_tables():
 @pytest.mark.parametrize(("name", "rows"), quoted_tables(), ids=[n for n, _ in quoted_tables()])
 def test_each_quoted_row_is_the_tools_row(name, rows):
     printed = (FINDINGS / f"{name}.md").read_text()
-    # the last table of the file is its two-way table
-    table = printed[printed.rindex("\n\n|") :].strip().splitlines()[2:]
+    # the two-way table of the best values: the one after its command (`--by A --by B`, no --cell)
+    commands = [m for m in re.finditer(r"^`\$ sweepnn compare [^`]*--by [^`]*--by [^`]*`$", printed, re.M)]
+    after = next(m.end() for m in commands if "--cell" not in m.group(0))
+    table = next(b for b in printed[after:].split("\n\n") if b.startswith("|")).splitlines()[2:]
     by_label = {cells(line)[0]: cells(line)[1:] for line in table}
     for row in rows:
         assert by_label.get(row[0]) == row[1:], f"{name}: row {row} of docs/findings.md is not sweepnn's"

@@ -27,6 +27,14 @@ class Format(str, Enum):
     json = "json"
 
 
+class Cell(str, Enum):
+    """What a cell of compare's two-way table shows."""
+
+    best = "best"
+    mean = "mean"
+    time = "time"
+
+
 class ExportFormat(str, Enum):
     """The file formats of `sweepnn export` (Parquet needs the sweepnn[parquet] extra)."""
 
@@ -156,43 +164,117 @@ def compare(
             show_default=False,
         ),
     ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric",
+            help="The recorded metric every table compares (val_loss, train_accuracy, auc, a diagnostic"
+            " such as dead_fraction; default: the objective).",
+            show_default=False,
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help="METRIC=VALUE: per value, how many trials reached it, the median epochs and seconds to"
+            " it and the rank by speed (default with --cell time: the recipe's search.target, else 90%"
+            " of the way from a trivial predictor to the best).",
+            show_default=False,
+        ),
+    ] = None,
+    cell: Annotated[
+        Cell, typer.Option("--cell", case_sensitive=False, help="What a two-way table's cell shows.")
+    ] = Cell.best,
     format: FormatOpt = Format.table,
     storage: StorageOpt = None,
     results: ResultsOpt = Path("results"),
 ) -> None:
     """Compare studies: their best trials side by side, or the effect of a recipe path's values."""
     from sweepnn.results import effects
-    from sweepnn.results.analysis import check_paths
-    from sweepnn.results.tables import fmt
+    from sweepnn.results.analysis import binned, check_paths
+    from sweepnn.results.profiles import parse_target
 
+    given = parse_target(target) if target else None  # bad input: before the storage is opened
+    if metric and not by:
+        raise InputError("--metric picks the metric of the --by tables: name a path, e.g. --by model.init")
+    if cell is not Cell.best and len(by or []) != 2:
+        raise InputError(f"--cell {cell.value} is what a two-way table's cells show: give --by twice")
     loaded = _open(storage, results, studies)
+    # timed when asked, or when the recipe names a target: its question is how fast, too
+    asked = given or cell is Cell.time or loaded[0].recipe.search.target
+    timed = effects.target_of(loaded, given) if asked else None
     if not by:
-        _emit(effects.side_by_side(loaded), format, title="Best trial of each study")
+        _emit(effects.side_by_side(loaded, timed), format, title=_best_title(timed))
         return
     if len(by) > 2:
         raise InputError(f"--by takes one path (marginal effect) or two (two-way table), not {len(by)}")
     paths = check_paths(by, loaded)
     if len(paths) < len(by):
         raise InputError(f"--by names {paths[0]} twice; give two different paths for a two-way table")
-    df, direction = effects.trials_for(loaded, paths)
-    metric = loaded[0].metric
+    df, direction = effects.trials_for(loaded, paths, metric, timed)
+    name = metric or loaded[0].metric
     where = f"{len(df)} completed trials of {', '.join(s.name for s in loaded)}"
+    # a numeric path with many values is grouped: the header says so, the rows are its quartiles
+    bins = [p for p in paths if binned(df[p])]
+    where += "".join(f"; {p} in quartile bins of its {df[p].nunique()} values" for p in bins)
+    where += f"; timed to {timed.describe()} (seconds of training)" if timed else ""
     if len(paths) == 1:
-        table = effects.marginal(df, paths[0], direction, metric)
-        shown = _formatted(table)
-        if "ci low" in table:  # one column for the interval: people read it as a range
-            ci = [
-                f"{fmt(a)}..{fmt(b)}" if a == a else ""
-                for a, b in zip(table["ci low"], table["ci high"], strict=True)
-            ]
-            shown = shown.drop(columns=["ci low", "ci high"])
-            shown.insert(shown.columns.get_loc("seeds") + 1, "95% CI of best", ci)
-        _emit(table, format, f"{metric} ({direction}) by {paths[0]}: {where}", shown)
+        table = effects.marginal(df, paths[0], direction, name)
+        _emit(table, format, f"{name} ({direction}) by {paths[0]}: {where}", _marginal_shown(table))
         return
     long = effects.two_way(df, paths[0], paths[1], direction)
-    shown = effects.pivot(long, *paths, lambda r: f"{fmt(r['best'])} ({r['trials']})")
-    title = f"best {metric} ({direction}) and trials by {paths[0]} (rows) and {paths[1]} (columns): {where}"
+    shown = effects.pivot(long, *paths, CELLS[cell])
+    what = CELL_TITLES[cell].format(metric=name, direction=direction)
+    title = f"{what} by {paths[0]} (rows) and {paths[1]} (columns): {where}"
     _emit(long, format, title, shown)
+
+
+def _cell_best(r) -> str:
+    from sweepnn.results.tables import fmt
+
+    return f"{fmt(r['best'])} ({r['trials']})"
+
+
+def _cell_mean(r) -> str:
+    from sweepnn.results.tables import fmt
+
+    spread = f" ± {fmt(r['std'])}" if r["std"] == r["std"] else ""  # one trial has no spread
+    return f"{fmt(r['mean'])}{spread} ({r['trials']})"
+
+
+def _cell_time(r) -> str:
+    from sweepnn.results.tables import fmt
+
+    reached = f"{r['reached']}/{r['trials']}"
+    return f"{fmt(r['s to'])} s ({reached})" if r["reached"] else f"never ({reached})"
+
+
+CELLS = {Cell.best: _cell_best, Cell.mean: _cell_mean, Cell.time: _cell_time}
+CELL_TITLES = {  # the table's header: what a cell holds, of the metric (and its direction)
+    Cell.best: "best {metric} ({direction}) and trials",
+    Cell.mean: "mean ± std of {metric} ({direction}) and trials",
+    Cell.time: "median seconds to the target (trials that reached it / trials; {metric}, {direction})",
+}
+
+
+def _best_title(timed) -> str:
+    return "Best trial of each study" + (f"; timed to {timed.describe()}" if timed else "")
+
+
+def _marginal_shown(table):
+    """The marginal table as people read it: the seeds' interval in one column, as a range."""
+    from sweepnn.results.tables import fmt
+
+    shown = _formatted(table)
+    if "ci low" in table:
+        ci = [
+            f"{fmt(a)}..{fmt(b)}" if a == a else ""
+            for a, b in zip(table["ci low"], table["ci high"], strict=True)
+        ]
+        shown = shown.drop(columns=["ci low", "ci high"])
+        shown.insert(shown.columns.get_loc("seeds") + 1, "95% CI of best", ci)
+    return shown
 
 
 @app.command()
@@ -283,15 +365,41 @@ def plot(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Folder (default: results/<study>/plots).")
     ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="METRIC=VALUE the profiles time each trial to (default: the recipe's search.target, else"
+            " 90% of the way from a trivial predictor to the study's best).",
+            show_default=False,
+        ),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="A recipe path: the options of the one profile drawn and the curves of the sensitivity"
+            " charts (default: a profile per searched choice; curves per optimizer).",
+            show_default=False,
+        ),
+    ] = None,
+    time: Annotated[
+        str, typer.Option(help="What the profiles count time in: seconds or epochs.")
+    ] = "seconds",
     storage: StorageOpt = None,
     results: ResultsOpt = Path("results"),
 ) -> None:
-    """Write PNG charts of a study: history, learning curves, effects, importances, lr schedule."""
+    """Write PNG charts of a study: history, learning curves, effects, importances, lr schedule,
+    performance profiles of the time to a target and sensitivity curves."""
+    from sweepnn.results.analysis import check_paths
     from sweepnn.results.plots import write_plots
+    from sweepnn.results.profiles import UNITS, parse_target
 
+    given = parse_target(target) if target else None  # bad input: before the storage is opened
+    if time not in UNITS:
+        raise InputError(f"--time {time!r}: one of {', '.join(UNITS)}")
     s = _open(storage, results, [study])[0]
+    path = check_paths([by], [s])[0] if by else None
     folder = output or results / s.name / "plots"
-    written, skipped = write_plots(s, folder)
+    written, skipped = write_plots(s, folder, given, path, time)
     from sweepnn.untrusted import safe_text
 
     for path in written:

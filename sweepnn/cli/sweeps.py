@@ -137,13 +137,15 @@ def validate(
     recipes: Annotated[list[Path], typer.Argument(help="Recipe files to check.", show_default=False)],
 ) -> None:
     """Check recipes without training: every problem in every file, with line and key path."""
+    from sweepnn.recipe.checks import scored_on, validates_on_test
     from sweepnn.recipe.loading import load
     from sweepnn.untrusted import safe_text
 
     problems, bad_files = 0, 0
     for path in recipes:
         try:
-            data_problem = _data_problem(path, load(path))
+            recipe = load(path)
+            data_problem = _data_problem(path, recipe)
         except RecipeError as e:
             bad_files += 1
             problems += len(e.problems)
@@ -155,7 +157,9 @@ def validate(
             typer.echo(f"{safe_text(str(path))}: {e}", err=True)
         else:
             if data_problem is None:
-                typer.echo(f"{safe_text(str(path))}: ok")
+                # say so when its val_* scores are the test split's: the objective is scored there
+                where = f"; {scored_on(recipe)}" if validates_on_test(recipe) else ""
+                typer.echo(f"{safe_text(str(path))}: ok{where}")
             else:
                 bad_files += 1
                 problems += 1

@@ -49,12 +49,13 @@ class Arrays:
 
 def split_sizes(n: int, val_fraction: float, test_fraction: float, limit: int | None) -> tuple[int, int, int]:
     """(test, validation, training) examples a pool of `n` is split into, as
-    `sweepnn.training.data` splits it."""
+    `sweepnn.training.data` splits it; with val_fraction 0 none is held out for validation (the
+    epochs are evaluated on the test split)."""
     n_test = max(1, round(test_fraction * n)) if test_fraction > 0 else 0
     pool = n - n_test
     if limit is not None:
         pool = min(pool, limit)
-    n_val = max(1, round(val_fraction * pool))
+    n_val = max(1, round(val_fraction * pool)) if val_fraction > 0 else 0
     return n_test, n_val, pool - n_val
 
 
@@ -63,18 +64,23 @@ def min_examples(params) -> int | None:
     when no number does (a validation share that takes all of `limit`)."""
     for n in range(2, 10_000):
         n_test, n_val, n_train = split_sizes(n, params.val_fraction, params.test_fraction, params.limit)
-        if n_train >= 1 and n_val >= 1 and (params.test_fraction == 0 or n_test >= 1):
+        if (
+            n_train >= 1
+            and (n_val >= 1 or params.val_fraction == 0)
+            and (params.test_fraction == 0 or n_test >= 1)
+        ):
             return n
     return None
 
 
 def splits_text(params) -> str:
     """What the split options ask for, in the recipe's words."""
-    what = (
-        "a training and a validation split"
-        if not params.test_fraction
-        else "a test, a training and a validation split"
-    )
+    if params.val_fraction == 0:
+        what = "a test and a training split" if params.test_fraction else "a training split"
+    elif params.test_fraction:
+        what = "a test, a training and a validation split"
+    else:
+        what = "a training and a validation split"
     opts = [f"data.val_fraction {params.val_fraction}"]
     if params.test_fraction:
         opts.insert(0, f"data.test_fraction {params.test_fraction}")

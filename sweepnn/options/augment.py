@@ -7,7 +7,9 @@ on training batches only.
 
 In a recipe, `data.augment` switches entries on with their parameters:
 `augment: {crop: {padding: 4}, flip: {p: 0.5}}` (or `flip: true` for the defaults). Searchable like
-any field: `data.augment.rotate.degrees: {low: 0, high: 20}`.
+any field: `data.augment.rotate.degrees: {low: 0, high: 20}`, one entry on or off
+(`data.augment.crop: [null, {padding: 4}]`), or whole settings as one choice (`data.augment: [none,
+{crop: {padding: 4}}, {flip: true}, {crop: {padding: 4}, flip: true}]`, see sweepnn.recipe.space).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from pydantic import Field
 
 from sweepnn.data import generated
 from sweepnn.data.arrays import Arrays
+from sweepnn.errors import InputError
 from sweepnn.options.augment import Augment, Kind
 from sweepnn.options.dataset_loaders import (
     cifar_files,
@@ -37,7 +38,13 @@ class DataParams(OptionParams):
     """Fields every dataset has."""
 
     val_fraction: float = Field(
-        0.2, gt=0, lt=1, description="share of the training pool held out for validation"
+        0.2,
+        ge=0,
+        lt=1,
+        description="share of the training pool held out for validation; 0: the whole pool trains (a"
+        " dataset's own validation split too) and every epoch is evaluated on the test split (the"
+        " dataset's own, or one test_fraction carves; its metrics keep the names val_*), which is then"
+        " no held-out score: search.test_top is skipped",
     )
     test_fraction: float = Field(
         0.0,
@@ -62,6 +69,8 @@ class DatasetSpec(Spec):
     has_test: bool = False  # comes with its own test set (else data.test_fraction can carve one)
     # what can be checked of its files without loading them (`sweepnn validate`); raises InputError
     check_files: Callable[[Any], None] | None = None
+    # whether its files hold a test split (an image folder's test/), for a dataset whose files decide
+    test_in_files: Callable[[Any], bool] | None = None
 
 
 def cache_dir() -> Path:
@@ -74,9 +83,27 @@ def cache_dir() -> Path:
 def check_data(params) -> None:
     """The checks of a dataset's files that need no loading (files there, headers, magic numbers,
     columns); an InputError names the file and what is wrong. Generated datasets have none."""
-    check = DATASETS[params.name].check_files
-    if check is not None:
-        check(params)
+    spec = DATASETS[params.name]
+    if spec.check_files is not None:
+        spec.check_files(params)
+    unsplit = params.val_fraction == 0 and params.test_fraction == 0
+    if unsplit and spec.test_in_files is not None and not spec.test_in_files(params):
+        raise InputError(no_test_split(f"{params.path} holds no test split (no test/ folder)"))
+
+
+def no_test_split(what: str) -> str:
+    """Why data.val_fraction 0 cannot be: `what` (the dataset, or its files) has no test split to
+    evaluate the epochs on."""
+    return (
+        f"data.val_fraction 0 evaluates every epoch on the test split, but {what}: give"
+        " data.test_fraction (e.g. 0.2) to carve one out of the pool, or a data.val_fraction above 0"
+    )
+
+
+def _image_test(p) -> bool:
+    from sweepnn.data.files import image_layout
+
+    return image_layout(p.path, p.test_fraction).test is not None
 
 
 _SIDE = Annotated[int, Field(ge=1, le=4096)]  # pixels of one side of a resized image
@@ -214,6 +241,7 @@ DATASETS: Registry[DatasetSpec] = Registry(
             description="PNG/JPEG/BMP/GIF/WebP files in one folder per class (`path/<class>/*.png`), resized",
             **image_folder_files(),
             kind="image",
+            test_in_files=_image_test,
             fields={
                 "path": (
                     str,

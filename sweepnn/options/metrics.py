@@ -64,10 +64,11 @@ METRICS: Registry[MetricSpec] = Registry(
 
 
 def named_metrics(recipe) -> list[str]:
-    """The metrics a recipe names: its objectives, then early stopping's."""
+    """The metrics a recipe names: its objectives, then early stopping's, then its targets'."""
     names = [o.metric for o in recipe.search.objectives]
     stopping = recipe.train.early_stopping
-    return list(dict.fromkeys(names + ([stopping.metric] if stopping is not None else [])))
+    names += [stopping.metric] if stopping is not None else []
+    return list(dict.fromkeys(names + list(recipe.search.target or {})))
 
 
 def own_metrics(recipe) -> list[str]:

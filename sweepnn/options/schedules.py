@@ -1,7 +1,9 @@
 """Learning-rate schedules as pure functions of the optimizer step.
 
 `lr_factor(schedule, step, total_steps, steps_per_epoch)` is the multiplier applied to every group's
-base learning rate at `step` (0-based). Nothing here holds state, so a curve can be computed, plotted
+base learning rate at `step` (0-based); `total_steps` is the run's length, epochs times steps per
+epoch or the recipe's `train.steps` (sweepnn.training.steps.cut), so a decay ends at a step budget's
+last step, partial epoch or not. Nothing here holds state, so a curve can be computed, plotted
 and tested without a model. A warmup (its own small family) composes in front of any decay: the
 factor ramps linearly to the decay's starting value, then the decay runs over the remaining steps.
 """

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from sweepnn.errors import choices_text
 from sweepnn.options.augment import AUGMENTATIONS, active
-from sweepnn.options.datasets import DATASETS, task_of
+from sweepnn.options.datasets import DATASETS, no_test_split, task_of
 from sweepnn.options.losses import LOSSES
 from sweepnn.options.metrics import METRICS
 from sweepnn.options.search import SAMPLERS
@@ -153,6 +153,8 @@ def cross_problems(recipe: Recipe, explicit_pruner: bool) -> list[tuple[Loc, str
         if len(set(metrics)) != len(metrics):
             out.append((("search", "objective"), "the same metric is listed twice"))
     out += _data_problems(recipe.data)
+    out += _length_problems(recipe)
+    out += _scored_split_problems(recipe)
     kind = DATASETS[recipe.data.name].kind
     if recipe.train.channels_last and (recipe.model.name != "cnn" or kind != "image"):
         out.append(
@@ -178,6 +180,7 @@ def cross_problems(recipe: Recipe, explicit_pruner: bool) -> list[tuple[Loc, str
     ]
     if recipe.train.early_stopping is not None:
         metric_locs.append((("train", "early_stopping", "metric"), recipe.train.early_stopping.metric))
+    metric_locs += [(("search", "target", metric), metric) for metric in s.target or {}]
     for loc, metric in metric_locs:
         if METRICS[metric].task not in (None, task):
             fitting = [n for n, spec in METRICS.items() if spec.task in (None, task)]
@@ -243,7 +246,97 @@ def _data_problems(data) -> list[tuple[Loc, str]]:
                 f"{data.name} has a test set of its own; leave test_fraction out (it is used as is)",
             )
         )
+    # Only a built-in dataset is known to have no test split before it is read: an image folder's
+    # files decide (`sweepnn validate` checks them), and so does a user's own loader (when it is read).
+    known = data.name in DATASETS.builtins and spec.test_in_files is None
+    if data.val_fraction == 0 and data.test_fraction == 0 and not spec.has_test and known:
+        out.append((("data", "val_fraction"), no_test_split(f"{data.name} has no test split of its own")))
     return out
+
+
+def _searched_values(spec) -> list[Any]:
+    """The values a searched parameter can take that decide a check: its choices, or its range's ends."""
+    return list(spec.choices) if spec.choices is not None else [spec.low, spec.high]
+
+
+def _length_problems(recipe: Recipe) -> list[tuple[Loc, str]]:
+    """A run's length is given once: `train.epochs` or `train.steps`, written or searched, not both."""
+    t, space = recipe.train, recipe.search.space
+    steps_set = t.steps is not None and "steps" in t.model_fields_set
+    epochs_set = "epochs" in t.model_fields_set
+    out: list[tuple[Loc, str]] = []
+    if steps_set and epochs_set:
+        out.append(
+            (
+                ("train", "steps"),
+                f"give train.epochs or train.steps, not both: with steps ({t.steps}) a run takes exactly"
+                " that many optimizer steps and its epochs follow from the data (the whole epochs that"
+                f" fit, then a partial one); leave epochs ({t.epochs}) out",
+            )
+        )
+    if "train.epochs" in space and (steps_set or "train.steps" in space):
+        given = "is searched too" if "train.steps" in space else f"is set ({t.steps})"
+        out.append(
+            (
+                ("search", "space", "train.epochs"),
+                f"train.steps {given} and decides every trial's length: search train.steps instead"
+                " of train.epochs, not both",
+            )
+        )
+    elif "train.steps" in space and None in (space["train.steps"].choices or []):
+        out.append(
+            (
+                ("search", "space", "train.steps"),
+                "a searched train.steps lists step counts only: a null choice (the epochs instead) would"
+                " make trials of two kinds of length; search train.epochs, or steps alone",
+            )
+        )
+    elif "train.steps" in space and epochs_set:
+        out.append(
+            (
+                ("search", "space", "train.steps"),
+                f"train.epochs is set ({t.epochs}), but a searched train.steps decides every trial's"
+                " length: leave train.epochs out",
+            )
+        )
+    return out
+
+
+def _scored_split_problems(recipe: Recipe) -> list[tuple[Loc, str]]:
+    """data.val_fraction 0 scores the trials on the test split, any other value on a validation
+    split: a search over it that holds both would rank trials scored on different splits."""
+    spec = recipe.search.space.get("data.val_fraction")
+    if spec is None:
+        return []
+    values = _searched_values(spec)
+    if 0 in values and any(v != 0 for v in values):
+        return [
+            (
+                ("search", "space", "data.val_fraction"),
+                "data.val_fraction 0 scores a trial on the test split, the other values on a validation"
+                " split: one study ranks its trials on one split; search values above 0, or fix it at 0",
+            )
+        ]
+    return []
+
+
+def validates_on_test(recipe: Recipe) -> bool:
+    """Are this recipe's trials evaluated (and their objective scored) on the test split? So with
+    data.val_fraction 0, fixed or in every searched value; then there is no held-out test score."""
+    spec = recipe.search.space.get("data.val_fraction")
+    if spec is not None:
+        return all(v == 0 for v in _searched_values(spec))
+    return recipe.data.val_fraction == 0
+
+
+def scored_on(recipe: Recipe) -> str:
+    """Where the recipe's val_* metrics (the objective, pruning, early stopping) are measured, in words."""
+    if validates_on_test(recipe):
+        return (
+            "validated on the test split (data.val_fraction 0): the whole pool trains, the val_* metrics"
+            " are the test split's, and no separate test score is made (search.test_top is skipped)"
+        )
+    return "validated on a validation split"
 
 
 def sampled_problems(recipe: Recipe, explicit_pruner: bool) -> list[tuple[Loc, str]]:

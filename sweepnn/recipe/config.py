@@ -12,7 +12,14 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from sweepnn.options.datasets import DATASETS, task_of
 from sweepnn.options.losses import LOSSES
@@ -73,11 +80,24 @@ class EarlyStopping(Frozen):
         return self
 
 
+STEPS_MAX = 100_000_000  # a run's optimizer steps: as many as 100,000 epochs of 1,000 steps
+
+
 class TrainConfig(Frozen):
-    """How every trial trains: epochs, batches, seed, optimizer, schedule, loss, regularization and early
-    stopping, with the speed settings precision and channels_last."""
+    """How every trial trains: epochs (or steps), batches, seed, optimizer, schedule, loss, regularization
+    and early stopping, with the speed settings precision and channels_last."""
 
     epochs: int = Field(10, ge=1, le=100_000, description="passes over the training split")
+    # Published setups count optimizer steps, and the steps of an epoch move with the split and the
+    # last partial batch: a budget in steps stays the same whatever the data options are.
+    steps: int | None = Field(
+        None,
+        ge=1,
+        le=STEPS_MAX,
+        description="train exactly this many optimizer steps instead of `epochs`: the whole epochs that"
+        " fit, then a last partial one (evaluated and recorded like the others); schedules, warmup and"
+        " pruning follow it. Give epochs or steps, not both",
+    )
     batch_size: int = Field(128, ge=1, description="examples per step")
     seed: Seed = Field(0, description="seed of initialization, dropout and batch order")
     shuffle: bool = Field(True, description="reshuffle the training split every epoch")
@@ -95,6 +115,16 @@ class TrainConfig(Frozen):
         "fp32", description="fp32, or bf16: forward passes under bfloat16 autocast (weights stay fp32)"
     )
     channels_last: bool = Field(False, description="NHWC memory layout for image CNNs (faster on GPUs)")
+
+    @model_serializer(mode="wrap")
+    def _steps_only_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A recipe without `steps` dumps as it did before the field existed: a study's fingerprint and
+        stored recipe (sweepnn.sweep.resuming) are digests of the dump, and must not change under a
+        study that was started without it."""
+        out = handler(self)
+        if isinstance(out, dict) and out.get("steps", 0) is None:
+            del out["steps"]
+        return out
 
 
 class Objective(Frozen):
@@ -178,6 +208,7 @@ class ParamSpec(Frozen):
 ParamInput = Annotated[ParamSpec, BeforeValidator(lambda v: v, json_schema_input_type=list[Any] | ParamSpec)]
 
 
+FIRST_OBJECTIVE = "(first objective)"  # a bare `target: 0.9` until the recipe's objective is settled
 DEFAULT_TRIALS = 20  # the budget of a sampler that has no natural end, when n_trials is not given
 
 
@@ -218,11 +249,43 @@ class SearchConfig(Frozen):
         " (safetensors, beside each trial's recipe; 0: none)",
     )
     objective: ObjectiveSpec | list[ObjectiveSpec] = Field(default_factory=Objective)
+    # How fast, beside how far: every trial records the epochs and seconds it took to reach this
+    # (sweepnn.speed); without one, fractions of the study's best are the targets.
+    target: Annotated[  # a bare number is the first objective's (_bare_target): the schema says so
+        dict[str, float] | None,
+        BeforeValidator(lambda v: v, json_schema_input_type=dict[str, float] | float | None),
+    ] = Field(
+        None,
+        description="metric -> value every trial is timed to (epochs and seconds to reach it), e.g."
+        " {val_accuracy: 0.9}; a bare number is the first objective's. Default: 50% and 90% of the way"
+        " from a trivial predictor to the study's best",
+    )
     space: dict[str, ParamInput] = Field(
         default_factory=dict,
         max_length=SPACE_PARAMS_MAX,
         description="dotted config path -> range or choices",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_target(cls, value: Any) -> Any:
+        """`target: 0.9` is the first objective's target."""
+        bare = isinstance(value, dict) and isinstance(value.get("target"), int | float)
+        if bare and not isinstance(value["target"], bool):
+            # which objective is first is settled after validation (a regression recipe's default is
+            # val_r2): held under FIRST_OBJECTIVE until then
+            value = {**value, "target": {FIRST_OBJECTIVE: value["target"]}}
+        return value
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, target: dict[str, float] | None) -> dict[str, float] | None:
+        for metric, value in (target or {}).items():
+            if metric != FIRST_OBJECTIVE:
+                METRICS[metric]  # raises with the valid names and a suggestion
+            if not math.isfinite(value):
+                raise ValueError(f"target {metric}: {value} is not a value a run can reach")
+        return target
 
     @model_validator(mode="after")
     def _some_objective(self) -> SearchConfig:
@@ -233,6 +296,13 @@ class SearchConfig(Frozen):
     @property
     def objectives(self) -> list[Objective]:
         return self.objective if isinstance(self.objective, list) else [self.objective]
+
+    def maximized(self) -> dict[str, bool]:
+        """Metric -> whether larger is better: an objective's own direction, else the metric's natural
+        one (what a target on it is reached from)."""
+        out = {m: spec.direction == "maximize" for m, spec in METRICS.items()}
+        out.update({o.metric: o.direction == "maximize" for o in self.objectives})
+        return out
 
     @property
     def budget(self) -> int | None:  # the grid's whole size is sweepnn.recipe.budget's to add
@@ -273,6 +343,11 @@ class Recipe(Frozen):
         if "objective" not in self.search.model_fields_set and task_of(self.data) == "regression":
             search = self.search.model_copy(update={"objective": Objective(metric="val_r2")})
             object.__setattr__(self, "search", search)
+        target = self.search.target
+        if target and FIRST_OBJECTIVE in target:  # `target: 0.8`: the first objective's, now it is known
+            first = self.search.objectives[0].metric
+            target = {(first if m == FIRST_OBJECTIVE else m): v for m, v in target.items()}
+            object.__setattr__(self, "search", self.search.model_copy(update={"target": target}))
         return self
 
 

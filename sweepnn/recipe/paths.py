@@ -1,12 +1,14 @@
 """Dotted paths into the recipe: what a path names, and replacing the value a path names.
 
 `train.optimizer.lr` walks the configuration types: plain sections by field, option families through
-the option a recipe chose (or every option, when asking whether a path can exist at all). The search
-space, the result columns and `compare --by` all speak in these paths.
+the option a recipe chose (or every option, when asking whether a path can exist at all). A path may
+also name a whole section (`data.augment`), which a search replaces with one of its listed settings.
+The search space, the result columns and `compare --by` all speak in these paths.
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
 import types
 from collections.abc import Mapping
@@ -20,6 +22,8 @@ from sweepnn.recipe.config import Recipe
 from sweepnn.registry import OptionParams, Variants, variants
 
 SEARCHABLE_SECTIONS = ("data", "model", "train")
+# A searched section's choice for its defaults (off, for a section that is off unless a recipe gives it).
+NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,30 @@ def all_paths() -> list[str]:
     return sorted(set(out))
 
 
+def section_of(targets: list[Target]) -> type[BaseModel] | None:
+    """The section (a plain sub-model such as `data.augment`, not an option) that `targets` name, or None."""
+    if not targets or any(t.options is not None for t in targets):
+        return None
+    kind = base_type(targets[0].annotation)
+    return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+
+
+def optional(annotation: Any) -> bool:
+    """Is a field of this annotation off (None) unless a recipe gives it (`train.early_stopping`)?"""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return get_origin(annotation) in (Union, types.UnionType) and type(None) in get_args(annotation)
+
+
+def whole_setting(targets: list[Target], value: Any) -> Any:
+    """A searched section's choice as recipe data: `none` (or null) is the section's defaults, or null
+    for a section that is off unless given; `{}` is always the defaults. A copy: a trial's data is its own,
+    never the space's choice."""
+    if value is None or value == NONE:
+        return None if optional(targets[0].annotation) else {}
+    return copy.deepcopy(value)
+
+
 def closest_path(path: str) -> str:
     """' did you mean 'x'?' for the searchable path (of any option) closest to `path`, or '' if none is."""
     close = difflib.get_close_matches(path, all_paths(), n=1, cutoff=0.5)
@@ -161,11 +189,15 @@ def set_path(raw: dict[str, Any], path: str, value: Any) -> None:
     """Replace the value at `path` in plain recipe data, keeping the data consistent.
 
     Setting an option (`model.activation` or `model.activation.name`) to another option keeps only
-    the parameters the new option also takes; a mapping value replaces the option whole.
+    the parameters the new option also takes; a mapping value replaces the option whole. A section
+    (`data.augment`) is replaced whole by the setting given, `none` being its defaults (`whole_setting`).
     """
     segs = path.split(".")
     selector_node = segs[:-1] if segs[-1] == "name" else segs
-    targets = [t for t in resolve(".".join(selector_node)) if t.options is not None]
+    named = resolve(".".join(selector_node))
+    targets = [t for t in named if t.options is not None]
+    if selector_node is segs and section_of(named) is not None:  # a whole setting: `data.augment: none`
+        value = whole_setting(named, value)
     parent = raw
     for seg in selector_node[:-1] if targets else segs[:-1]:
         node = parent.get(seg)

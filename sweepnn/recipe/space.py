@@ -11,18 +11,25 @@ in trials that picked an optimizer that takes a momentum, and `train.optimizer.b
 Adam family. When a trial switches an option, parameters the base recipe set for the old option are
 dropped and the new option starts from its defaults.
 
+A section is searched as a list of whole settings, each one choice: `data.augment: [none, {crop: {padding:
+4}}, {flip: true}]` compares no augmentation, a crop, a flip. A choice replaces the base recipe's section
+whole; `none` is the section's defaults (off, for one that is off unless given, as train.early_stopping).
+Like an option given with parameters, a setting reaches Optuna as its JSON text (a categorical choice must
+be a plain value: sweepnn.recipe.budget.encode_choice) and is recorded as written.
+
 Nothing here imports Optuna: sampling goes through the small `Suggest` protocol.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from sweepnn.recipe.config import ParamSpec, Recipe
-from sweepnn.recipe.paths import applies, base_type, resolve, set_path
+from sweepnn.recipe.paths import applies, base_type, resolve, section_of, set_path
 
 # ---- the plan: which parameters, of which kind, in which order --------------------------------
 
@@ -30,12 +37,15 @@ from sweepnn.recipe.paths import applies, base_type, resolve, set_path
 @dataclass(frozen=True)
 class Param:
     """One searched parameter of a plan: its dotted `path`, its range or choices (`spec`), how it is sampled
-    (`kind`), and whether its value is an option's name (`selector`)."""
+    (`kind`), whether its value chooses what lies under it (`selector`: an option's name, or a `section`'s
+    whole setting)."""
 
     path: str
     spec: ParamSpec
     kind: Literal["float", "int", "categorical"]
-    selector: bool  # chooses an option (its value is an option name)
+    # its value decides what the paths under it hold: an option's name, or a whole section's setting
+    selector: bool
+    section: bool = False  # a whole section (`data.augment`), searched as one choice among settings
 
     @property
     def node(self) -> str:
@@ -55,12 +65,13 @@ def plan(space: Mapping[str, ParamSpec]) -> list[Param]:
     params = []
     for path, spec in space.items():
         targets = resolve(path)
-        selector = any(t.options is not None for t in targets)
+        section = section_of(targets) is not None
+        selector = section or any(t.options is not None for t in targets)
         if not spec.is_range:
             kind = "categorical"
         else:
             kind = "int" if targets and all(base_type(t.annotation) is int for t in targets) else "float"
-        params.append(Param(path, spec, kind, selector))
+        params.append(Param(path, spec, kind, selector, section))
     order = {p.path: i for i, p in enumerate(params)}
     return sorted(params, key=lambda p: (p.node.count(".") + 1, not p.selector, order[p.path]))
 
@@ -148,9 +159,16 @@ def grid(recipe: Recipe, values: Callable[[Param], list[Any]]) -> list[dict[str,
         if not applies(full, p.path):
             walk(i + 1, full, chosen)
             return
-        for value in values(p):
+        points_at = values(p)
+        # the branch holds each choice itself, not the JSON text a grid may walk for a mapping
+        as_data = (
+            p.spec.choices
+            if p.spec.choices is not None and len(p.spec.choices) == len(points_at)
+            else points_at
+        )
+        for value, data in zip(points_at, as_data, strict=True):
             branch = copy.deepcopy(full)
-            set_path(branch, p.path, value)
+            set_path(branch, p.path, data)
             walk(i + 1, branch, {**chosen, p.path: value})
 
     walk(0, recipe.model_dump(mode="python"), {})
@@ -158,8 +176,20 @@ def grid(recipe: Recipe, values: Callable[[Param], list[Any]]) -> list[dict[str,
 
 
 def apply(recipe: Recipe, values: Mapping[str, Any]) -> Recipe:
-    """The base recipe with fixed values at their paths (a finished trial's parameters)."""
+    """The base recipe with fixed values at their paths (a finished trial's parameters: as recorded, or
+    as Optuna keeps them, a mapping choice as its JSON text)."""
     raw = written(recipe)
     for p in plan({k: v for k, v in recipe.search.space.items() if k in values}):
-        set_path(raw, p.path, values[p.path])
+        set_path(raw, p.path, choice_of(p.spec, values[p.path]))
     return Recipe.model_validate(raw)
+
+
+def choice_of(spec: ParamSpec, value: Any) -> Any:
+    """The listed choice a stored value stands for: a mapping choice (a section's setting, an option with
+    its parameters) comes back from Optuna's own record as its JSON text; any other value is itself."""
+    if spec.choices is None or not isinstance(value, str) or value in spec.choices:
+        return value
+    for choice in spec.choices:
+        if isinstance(choice, (Mapping, list)) and json.dumps(choice) == value:
+            return choice
+    return value

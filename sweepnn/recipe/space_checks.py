@@ -1,4 +1,6 @@
-"""Checks of a recipe's search space against the configuration, on plain data, before any training."""
+"""Checks of a recipe's search space against the configuration, on plain data, before any training: each
+path names a field, an option or a section (searched as whole settings), and each choice and range end is
+a value that place takes."""
 
 from __future__ import annotations
 
@@ -9,8 +11,18 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sweepnn.errors import choices_text, did_you_mean
 from sweepnn.recipe.config import ParamSpec
-from sweepnn.recipe.locations import dotted, error_text, explain
-from sweepnn.recipe.paths import SEARCHABLE_SECTIONS, Target, base_type, closest_path, option_name, resolve
+from sweepnn.recipe.locations import dotted, error_text, explain, found, shown
+from sweepnn.recipe.paths import (
+    NONE,
+    SEARCHABLE_SECTIONS,
+    Target,
+    base_type,
+    closest_path,
+    option_name,
+    resolve,
+    section_of,
+    whole_setting,
+)
 
 
 def check_value(targets: list[Target], value: Any) -> str | None:
@@ -29,7 +41,10 @@ def check_value(targets: list[Target], value: Any) -> str | None:
                 loc, msg = explain(e, value, root=model)[0]
                 reason = f"{dotted(loc)}: {msg}" if loc and not msg.startswith("unknown key") else msg
             else:
-                explained = [msg for loc, msg in explain(e, value) if loc is not None]
+                # keys are listed from the field's own model (crop's padding), not from the recipe's top
+                kind = base_type(t.annotation)
+                root = kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+                explained = [msg for loc, msg in explain(e, value, root=root) if loc is not None]
                 reason = explained[0] if explained else error_text(e.errors()[0])
     return reason
 
@@ -64,8 +79,9 @@ def space_problems(space: Mapping[str, Any], base: Mapping[str, Any]) -> list[tu
         if not targets:
             problems.append((loc, f"'{path}' names no field of the recipe;{closest_path(path)}"))
             continue
-        section = base_type(targets[0].annotation)
-        if targets[0].options is None and isinstance(section, type) and issubclass(section, BaseModel):
+        section = section_of(targets)
+        if section is not None and "." not in path:
+            # a top section is the recipe itself: its fields and sections are what a search names
             example = f"{path}.{next(iter(section.model_fields))}"
             problems.append(
                 (loc, f"'{path}' is a section, not a value; search a field in it, e.g. '{example}'")
@@ -76,7 +92,24 @@ def space_problems(space: Mapping[str, Any], base: Mapping[str, Any]) -> list[tu
         except ValidationError:
             continue
         specs[path] = spec
-        problems += [((*loc, *sub), msg) for sub, msg in _spec_problems(path, spec, targets)]
+        checked = (
+            _section_problems(path, spec, targets, section)
+            if section
+            else _spec_problems(path, spec, targets)
+        )
+        problems += [((*loc, *sub), msg) for sub, msg in checked]
+    # A setting replaces its section whole: a path inside it would be overwritten, or would overwrite it.
+    wholes = [p for p, spec in specs.items() if spec.choices is not None and section_of(resolve(p))]
+    for path in specs:
+        outer = next((w for w in wholes if path.startswith(w + ".")), None)
+        if outer is not None:
+            problems.append(
+                (
+                    ("search", "space", path),
+                    f"'{path}' is inside '{outer}', which is searched as whole settings: give"
+                    f" {path.removeprefix(outer + '.')} in those settings instead",
+                )
+            )
     # Reachability: with the base recipe's options plus the options the space itself can choose.
     extra: dict[str, set[str]] = {}
     for path, spec in specs.items():
@@ -90,6 +123,43 @@ def space_problems(space: Mapping[str, Any], base: Mapping[str, Any]) -> list[tu
         if not resolve(path, base, extra):
             problems.append((("search", "space", path), _never_sampled(path, base)))
     return problems
+
+
+def _section_problems(path: str, spec: ParamSpec, targets: list[Target], section: type[BaseModel]):
+    """(location under the entry, message) for each choice of a section searched as whole settings, each
+    validated as that section is in a recipe; two choices of one setting would train it twice."""
+    fields = list(section.model_fields)
+    example = f"{path}: [{NONE}, {{{fields[0]}: ...}}]"
+    if spec.is_range:
+        yield (), f"'{path}' is a section: list whole settings as choices, e.g. {example}"
+        return
+    seen: list[tuple[int, Any]] = []
+    for i, choice in enumerate(spec.choices):
+        value = whole_setting(targets, choice)
+        if isinstance(value, Mapping):
+            try:
+                setting = section.model_validate(value).model_dump()
+            except ValidationError as e:
+                for sub, msg in explain(e, value, root=section):
+                    yield ("choices", i, *(sub or ())), msg
+                continue
+        elif value is None:
+            setting = None  # off
+        else:
+            yield (
+                ("choices", i),
+                f"a choice of {path} is a whole setting: a mapping of its fields ({choices_text(fields)}),"
+                f" or {NONE} for its defaults (got {found(choice)})",
+            )
+            continue
+        same = next((j for j, earlier in seen if earlier == setting), None)
+        if same is not None:
+            yield (
+                ("choices", i),
+                f"the same setting as choices[{same}] ({shown(spec.choices[same])}); keep one",
+            )
+            continue
+        seen.append((i, setting))
 
 
 def _spec_problems(path: str, spec: ParamSpec, targets: list[Target]):

@@ -32,6 +32,8 @@ def to_yaml(recipe: Recipe, header: str = "") -> str:
     """A recipe as YAML that `load` reads back to an equal recipe, with no control character raw in
     it: a description's escape sequences are YAML escapes (\\e), so `cat` shows them as text."""
     data = recipe.model_dump(mode="json", exclude_none=True)
+    if recipe.train.steps is not None:  # a length in steps: epochs beside it would be refused on reading
+        del data["train"]["epochs"]
     body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     body = REORDERING.sub(lambda m: f"\\u{ord(m.group()):04x}", body)  # only in double-quoted text
     return (header + "\n" if header else "") + body
@@ -61,7 +63,8 @@ SMOKE_EXAMPLES = 256
 def smoke(
     recipe: Recipe, *, trials: int | None = None, timeout: float | str | None = None, **_: Any
 ) -> Recipe:
-    """The recipe shrunk for CI: a few trials, one epoch, a slice of the data, its own study name.
+    """The recipe shrunk for CI: a few trials, one epoch (a budget in steps too), a slice of the data,
+    its own study name.
 
     Every code path still runs (sampler, pruner, trainer, tables); only the sizes change. A budget
     the user gave on the command line (`trials`, `timeout`: the keywords of `override`, so a caller
@@ -70,7 +73,9 @@ def smoke(
     raw = recipe.model_dump(mode="python")
     raw["name"] = f"{recipe.name}-smoke"
     raw["train"]["epochs"] = 1
-    raw["search"]["space"] = {k: v for k, v in raw["search"]["space"].items() if k != "train.epochs"}
+    raw["train"].pop("steps", None)
+    length = ("train.epochs", "train.steps")
+    raw["search"]["space"] = {k: v for k, v in raw["search"]["space"].items() if k not in length}
     raw["search"]["n_trials"] = min(budget(recipe)[0] or SMOKE_TRIALS, SMOKE_TRIALS)
     if recipe.search.fair is not None:  # a fair comparison needs a trial for each of its arms
         raw["search"]["n_trials"] = len(recipe.search.space[recipe.search.fair].choices)

@@ -23,6 +23,7 @@ from sweepnn.recipe.config import Recipe
 from sweepnn.recipe.paths import all_paths, base_type, closest_path, resolve
 from sweepnn.recipe.space import apply, plan
 from sweepnn.record import state_counts
+from sweepnn.speed import finite as _finite
 from sweepnn.sweep.reading import Stored, recipe_of
 
 NA = "n/a"  # the value of a path that does not exist in a trial's configuration (momentum under adam)
@@ -99,16 +100,19 @@ def check_paths(paths: list[str], studies: list[Stored]) -> list[str]:
                 f"{', '.join(searched) or 'nothing'} (any other recipe field works too, e.g. model.depth)"
             )
         sections = [t for t in targets if t.options is None and _is_section(t.annotation)]
-        if len(sections) == len(targets):
+        # a section a study searches as whole settings (data.augment: [none, {crop: ...}]) has values
+        if len(sections) == len(targets) and canonical(path) not in searched:
             inside = sorted(p for p in all_paths() if p.startswith(path + "."))[:6]
             raise InputError(
                 f"--by {path!r} is a section, not a value; name a field in it, e.g. {', '.join(inside)}"
+                " (a section is compared whole where a study searches it as whole settings)"
             )
         out.append(canonical(path))
     return list(dict.fromkeys(out))
 
 
 def _is_section(annotation: Any) -> bool:
+    """Does a field of this annotation hold a section (a plain sub-model, not a single value)?"""
     from pydantic import BaseModel
 
     kind = base_type(annotation)
@@ -116,22 +120,40 @@ def _is_section(annotation: Any) -> bool:
 
 
 def label(value: Any) -> Any:
-    """A value as one table cell: options by name, with the parameters a search choice gave them."""
+    """A value as one table cell: options by name, with the parameters a search choice gave them; a
+    section's whole setting by what it sets (`crop(padding=4), flip`; `none` when it switches nothing on,
+    `defaults` for `{}`)."""
     if value is None:
         return NA
     if isinstance(value, dict):
         if "name" in value:
             extra = _settings({k: v for k, v in value.items() if k != "name"})
             return f"{value['name']}({extra})" if extra else value["name"]
-        return _settings(dict(sorted(value.items())))
+        if not value:
+            return "defaults"
+        # An entry that is off (null) says nothing, and one switched on (`flip: true`) is its name: a
+        # recipe's whole section, read with every entry spelled out, reads as the setting a search lists.
+        on = {k: v for k, v in sorted(value.items()) if v is not None}
+        return _settings(on, switches=True) if on else "none"
     if isinstance(value, (list, tuple)):
         return json.dumps(list(value))
     return value
 
 
-def _settings(values: dict[str, Any]) -> str:
-    """`k=v, ...`, a nested option spelled as label spells it: warmup=linear(epochs=2)."""
-    return ", ".join(f"{k}={label(v) if isinstance(v, dict) else v}" for k, v in values.items())
+def _settings(values: dict[str, Any], switches: bool = False) -> str:
+    """`k=v, ...`, a nested option spelled as label spells it (warmup=linear(epochs=2)), a nested section
+    or entry named by its key with its settings in brackets (crop(padding=4)); with `switches`, a `true`
+    is its key alone (flip)."""
+    parts = []
+    for k, v in values.items():
+        if isinstance(v, dict) and v.get("name", k) == k:  # `crop: {padding: 4}`, or as dumped, named crop
+            inner = {p: w for p, w in sorted(v.items()) if p != "name" and w is not None}
+            parts.append(f"{k}({_settings(inner)})" if inner else k)
+        elif isinstance(v, dict):
+            parts.append(f"{k}={label(v)}")
+        else:
+            parts.append(k if switches and v is True else f"{k}={v}")
+    return ", ".join(parts)
 
 
 def _read(data: Any, path: str) -> Any:
@@ -172,35 +194,76 @@ class PathValues:
         return self._fixed[key]
 
 
-def completed_frame(studies: list[Stored], paths: list[str]) -> pd.DataFrame:
-    """Every completed trial of the studies: study, trial, value (first objective), the value at each
-    path, seconds, outcome, and `seeds` (the objective of each seed repeat, or None)."""
+def completed_frame(
+    studies: list[Stored], paths: list[str], metric: str | None = None, target: Any = None
+) -> pd.DataFrame:
+    """Every completed trial of the studies: study, trial, value (the first objective, or `metric`
+    from the trial's record), the value at each path, seconds, outcome, and `seeds` (the value of each
+    seed repeat, or None). With a `target` (a sweepnn.speed.Target), also the epochs and seconds each
+    trial took to reach it (`to_epochs`, `to_seconds`: NaN where it never did) and, with seed
+    repeats, how many seeds ended at it (`seeds_reached`)."""
+    from sweepnn import speed
+
     rows = []
     for s in studies:
         reader = PathValues(s.recipe, paths)
         judged = record.judged(s.study.get_trials(deepcopy=False))
+        name = metric or s.metric
         for t in s.study.get_trials(deepcopy=False):
             if t.state.name != "COMPLETE" or not t.values:
                 continue
+            value = t.values[0] if metric is None else _metric_of(t, name, s.recipe)
+            if not _finite(value):  # a metric this trial did not record
+                continue
             repeats = t.user_attrs.get(record.REPEATS) or []
-            seeds = [r[s.metric] for r in repeats if _finite(r.get(s.metric))]
-            rows.append(
-                {
-                    "study": s.name,
-                    "trial": t.number,
-                    "value": t.values[0],
-                    **reader.of(t.user_attrs.get(record.PARAMS, t.params)),
-                    "seconds": t.user_attrs.get(record.SECONDS),
-                    "outcome": record.outcome_of(t, judged) or "ok",
-                    "seeds": tuple(seeds) if len(seeds) > 1 else None,
-                }
-            )
+            seeds = [r[name] for r in repeats if _finite(r.get(name))]
+            row = {
+                "study": s.name,
+                "trial": t.number,
+                "value": value,
+                **reader.of(t.user_attrs.get(record.PARAMS, t.params)),
+                "seconds": t.user_attrs.get(record.SECONDS),
+                "outcome": record.outcome_of(t, judged) or "ok",
+                "seeds": tuple(seeds) if len(seeds) > 1 else None,
+            }
+            if target is not None:
+                got = speed.reach(t.user_attrs.get(record.HISTORY) or [], target)
+                row["to_epochs"], row["to_seconds"] = got if got else (math.nan, math.nan)
+                ends = [r[target.metric] for r in repeats if _finite(r.get(target.metric))]
+                row["seeds_reached"] = (
+                    (sum(target.met(v) for v in ends), len(ends)) if len(ends) > 1 else None
+                )
+            rows.append(row)
     columns = ["study", "trial", "value", *paths, "seconds", "outcome", "seeds"]
+    if target is not None:
+        columns += ["to_epochs", "to_seconds", "seeds_reached"]
     return pd.DataFrame(rows, columns=columns)
 
 
-def _finite(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+def _metric_of(t, metric: str, recipe: Recipe) -> Any:
+    """A trial's value of a recorded metric (its record's final metrics), or of a speed figure (`auc`,
+    `late_gain`)."""
+    metrics = t.user_attrs.get(record.METRICS) or {}
+    if metric in metrics:
+        return metrics[metric]
+    if metric in ("auc", "late_gain"):
+        from sweepnn.results.speed_columns import speed_of
+
+        return speed_of(t, [], recipe)[metric]
+    return None
+
+
+def recorded_metrics(studies: list[Stored]) -> list[str]:
+    """The metrics `compare --metric` can name: what the studies' completed trials recorded, and the
+    speed figures read from their curves."""
+    names: dict[str, None] = {}
+    for s in studies:
+        for t in s.study.get_trials(deepcopy=False):
+            if t.state.name == "COMPLETE":
+                for k, v in (t.user_attrs.get(record.METRICS) or {}).items():
+                    if _finite(v) and k != "epoch":
+                        names[k] = None
+    return [*names, "auc", "late_gain"]
 
 
 def levels(column: pd.Series) -> tuple[pd.Series, list[Any]]:
@@ -217,6 +280,11 @@ def levels(column: pd.Series) -> tuple[pd.Series, list[Any]]:
         order = [names[b] for b in spans.index]
         return grouped, order + sorted((v for v in distinct if not _finite(v)), key=_order_key)
     return column, sorted(distinct, key=_order_key)
+
+
+def binned(column: pd.Series) -> bool:
+    """Whether levels() groups this column into quartiles (a numeric path with many values)."""
+    return sum(1 for v in dict.fromkeys(column) if _finite(v)) > MAX_LEVELS
 
 
 def _order_key(v: Any) -> tuple:

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from sweepnn import record
-from sweepnn.errors import InputError
+from sweepnn.errors import InputError, did_you_mean
 from sweepnn.recipe.space import short_names
 from sweepnn.record import results_of
 from sweepnn.results.analysis import PathValues, Stored, canonical, completed_frame, levels
@@ -27,9 +27,11 @@ from sweepnn.results.tables import TEST_COLUMNS, best_number, fmt
 ALPHA = 0.05  # a value is "tied" with the best when Welch's test cannot tell them apart at this level
 
 
-def side_by_side(studies: list[Stored]) -> pd.DataFrame:
+def side_by_side(studies: list[Stored], target=None) -> pd.DataFrame:
     """One row per study: its best trial's objective, outcome, parameters (fixed ones read from its
-    recipe, so every row shows every searched path), epochs and time; best study first."""
+    recipe, so every row shows every searched path), epochs and time; best study first. With a
+    `target` (sweepnn.speed.Target), also how many of its trials reached it and the fastest one's
+    epochs and seconds to it."""
     from sweepnn.record import held_out_scores
 
     paths = list(dict.fromkeys(canonical(p) for s in studies for p in s.recipe.search.space))
@@ -61,14 +63,37 @@ def side_by_side(studies: list[Stored]) -> pd.DataFrame:
                 **{short[p]: values[p] for p in paths},
                 "epochs": t.user_attrs.get(record.EPOCHS),
                 "time (s)": t.user_attrs.get(record.SECONDS),
+                **(_fastest(trials, target) if target else {}),
             }
         )
     tests = [c for c in TEST_COLUMNS[:2] if any(c in r for r in rows)]
     columns = [*fixed, *tests]
-    df = pd.DataFrame(rows, columns=[*columns, *short.values(), "epochs", "time (s)"])
+    timed = ["reached", "fastest", "epochs to", "s to"] if target else []
+    df = pd.DataFrame(rows, columns=[*columns, *short.values(), "epochs", "time (s)", *timed])
     if len({(s.metric, s.direction) for s in studies}) == 1:  # one objective: rank the studies by it
         df = df.sort_values("best", ascending=studies[0].direction == "minimize", kind="stable")
-    return df.reset_index(drop=True).astype({"trial": "Int64", "epochs": "Int64"})
+    counts = {
+        "trial": "Int64",
+        "epochs": "Int64",
+        **({"fastest": "Int64", "epochs to": "Int64"} if target else {}),
+    }
+    return df.reset_index(drop=True).astype(counts)
+
+
+def _fastest(trials, target) -> dict[str, Any]:
+    """Of a study's completed trials: how many reached `target`, and the fastest one's number, epochs
+    and seconds to it."""
+    from sweepnn import speed
+
+    complete = [t for t in results_of(trials) if t.state.name == "COMPLETE"]
+    got = [
+        (r, t.number) for t in complete if (r := speed.reach(t.user_attrs.get(record.HISTORY) or [], target))
+    ]
+    out: dict[str, Any] = {"reached": f"{len(got)}/{len(complete)}"}
+    if got:
+        (epochs, seconds), number = min(got, key=lambda g: g[0][1])
+        out |= {"fastest": number, "epochs to": epochs, "s to": seconds}
+    return out
 
 
 def shared_objective(studies: list[Stored]) -> tuple[str, str]:
@@ -83,14 +108,59 @@ def shared_objective(studies: list[Stored]) -> tuple[str, str]:
     return objectives.pop()
 
 
-def trials_for(studies: list[Stored], paths: list[str]) -> tuple[pd.DataFrame, str]:
-    """The completed trials of the studies with their value at each path, and the objective direction."""
-    _, direction = shared_objective(studies)
-    df = completed_frame(studies, paths)
+def trials_for(
+    studies: list[Stored], paths: list[str], metric: str | None = None, target=None
+) -> tuple[pd.DataFrame, str]:
+    """The completed trials of the studies with their value (the objective, or `metric`) at each path,
+    and its direction; with a `target` (sweepnn.speed.Target) each trial's epochs and seconds to it."""
+    if metric is None:
+        _, direction = shared_objective(studies)
+    else:
+        direction = metric_direction(studies, metric)
+    df = completed_frame(studies, paths, metric, target)
     if df.empty:
         names = ", ".join(s.name for s in studies)
-        raise InputError(f"no completed trial in {names}: nothing to compare")
+        what = f" recorded {metric}" if metric else ""
+        raise InputError(f"no completed trial in {names}{what}: nothing to compare")
     return df, direction
+
+
+def metric_direction(studies: list[Stored], metric: str) -> str:
+    """Which way is better for a metric `compare --metric` names: an objective's own direction, the
+    metric's natural one, the first objective's for `auc`; a metric sweepnn does not know the
+    direction of (a diagnostic) is listed lowest first. Unknown names are an error with the choices."""
+    from sweepnn.options.metrics import METRICS
+    from sweepnn.results.analysis import recorded_metrics
+
+    known = recorded_metrics(studies)
+    if metric not in known:
+        raise InputError(
+            f"--metric {metric!r} is not recorded by these studies;{did_you_mean(metric, known)}"
+            f" recorded: {', '.join(known)}"
+        )
+    for s in studies:
+        for o in s.recipe.search.objectives:
+            if o.metric == metric:
+                return o.direction
+    if metric == "auc":
+        return studies[0].direction
+    if metric in METRICS:
+        return METRICS[metric].direction
+    return "minimize"
+
+
+def target_of(studies: list[Stored], given: dict[str, float] | None):
+    """The one target `compare --target` times trials to: the command's, the first study's recipe's,
+    else SHOWN_FRACTION of the way from a trivial predictor to the best of all the trials pooled."""
+    from sweepnn.results.speed_columns import shown_target
+
+    for m in given or {}:
+        metric_direction(studies, m)  # a metric the studies record, or an error naming those they do
+    trials = [t for s in studies for t in s.study.get_trials(deepcopy=False)]
+    target = shown_target(trials, studies[0].recipe, given)
+    if target is None:
+        raise InputError("no completed trial to set a target from: give one, e.g. --target val_accuracy=0.9")
+    return target
 
 
 def _trial_name(df: pd.DataFrame, i: int) -> str:
@@ -136,6 +206,41 @@ def marginal(df: pd.DataFrame, path: str, direction: str, metric: str = "") -> p
     seeds = out.pop("_seeds")
     if seeds.notna().any():
         out = pd.concat([out, _intervals(list(seeds), bounds(metric))], axis=1)
+    if "to_seconds" in df:
+        out = pd.concat([out, _to_target(df, path, list(out[path]))], axis=1)
+    return out
+
+
+def _to_target(df: pd.DataFrame, path: str, order: list[Any]) -> pd.DataFrame:
+    """Per value of `path` (in `order`): how many trials reached the target (and of their seeds, how
+    many ended at it), the median epochs and seconds of those that did, and the rank by speed: by the
+    median seconds over all its trials, one that never reached the target counting as slowest of all
+    (AlgoPerf's infinite time), so reaching it more often ranks first; then by the median of those
+    that reached it. A value none of whose trials reached it has no rank."""
+    groups, _ = levels(df[path])
+    rows = []
+    for value in order:
+        g = df[groups == value]
+        hit = g[g["to_seconds"].notna()]
+        seeds = [s for s in g["seeds_reached"] if s is not None]
+        rows.append(
+            {
+                "reached": f"{len(hit)}/{len(g)}",
+                **(
+                    {"seeds reached": f"{sum(a for a, _ in seeds)}/{sum(n for _, n in seeds)}"}
+                    if seeds
+                    else {}
+                ),
+                "epochs to": hit["to_epochs"].median() if len(hit) else math.nan,
+                "s to": hit["to_seconds"].median() if len(hit) else math.nan,
+                "_all": g["to_seconds"].fillna(math.inf).median(),
+            }
+        )
+    out = pd.DataFrame(rows)
+    key = pd.DataFrame({"all": out.pop("_all"), "hit": out["s to"].fillna(math.inf)})
+    ranked = key.sort_values(["all", "hit"], kind="stable").index
+    rank = pd.Series(range(1, len(out) + 1), index=ranked).sort_index()
+    out["speed rank"] = rank.where(key["hit"] < math.inf).astype("Int64")  # never reached: no rank
     return out
 
 
@@ -184,13 +289,17 @@ def two_way(df: pd.DataFrame, rows: str, cols: str, direction: str) -> pd.DataFr
     out = []
     for va in a_order:
         for vb in b_order:
-            g = df["value"][(a == va) & (b == vb)]
+            cell = (a == va) & (b == vb)
+            g = df["value"][cell]
             if len(g):
                 best = g.min() if minimize else g.max()
-                out.append(
-                    {rows: va, cols: vb, "trials": len(g), "mean": g.mean(), "std": g.std(), "best": best}
-                )
-    long = pd.DataFrame(out, columns=[rows, cols, "trials", "mean", "std", "best"])
+                row = {rows: va, cols: vb, "trials": len(g), "mean": g.mean(), "std": g.std(), "best": best}
+                if "to_seconds" in df:  # the speed to the target: how many got there, how fast
+                    hit = df["to_seconds"][cell].dropna()
+                    row |= {"reached": len(hit), "s to": hit.median() if len(hit) else math.nan}
+                out.append(row)
+    speed = ["reached", "s to"] if "to_seconds" in df else []
+    long = pd.DataFrame(out, columns=[rows, cols, "trials", "mean", "std", "best", *speed])
     long.attrs["order"] = (a_order, b_order)  # quartile labels do not sort as text
     return long
 

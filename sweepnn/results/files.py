@@ -17,6 +17,7 @@ from sweepnn import record
 from sweepnn.atomic import atomic_write
 from sweepnn.errors import SweepnnError
 from sweepnn.options.metrics import own_metrics
+from sweepnn.recipe.checks import scored_on
 from sweepnn.recipe.config import Recipe
 from sweepnn.recipe.variants import to_yaml, with_code
 from sweepnn.record import outcome_counts
@@ -44,7 +45,7 @@ def summary_markdown(
     lines += [
         f"- objective: {objectives}",
         f"- trials: {sum(counts(study).values())} ({states}){_history_note(df)}",
-        f"- data: {recipe.data.name}; model: {recipe.model.name}; epochs: {recipe.train.epochs}",
+        f"- data: {recipe.data.name}; model: {recipe.model.name}; {_length(recipe)}; {scored_on(recipe)}",
         f"- sampler: {recipe.search.sampler.name}",
     ]
     startup = study.user_attrs.get(record.STUDY_STARTUP)
@@ -180,3 +181,9 @@ def _keep_models(study, recipe: Recipe, folder: Path, source: str) -> list[Path]
         return []
     finished = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     return keep(folder, kept_trials(study, recipe, source), finished)
+
+
+def _length(recipe) -> str:
+    """A trial's length as the recipe gives it: epochs, or optimizer steps."""
+    t = recipe.train
+    return f"steps: {t.steps}" if t.steps is not None else f"epochs: {t.epochs}"

@@ -59,8 +59,11 @@ def _outcome(t, judged: dict) -> str:
     return record.outcome_of(t, judged) or state_of(t)
 
 
-def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
-    """One row per trial, ranked: best first; unfinished and failed trials last."""
+def trials_frame(study, recipe: Recipe, target: dict[str, float] | None = None) -> pd.DataFrame:
+    """One row per trial, ranked: best first; unfinished and failed trials last. The speed columns
+    time every trial to `target` (metric -> value), else the recipe's, else fractions of the best."""
+    from sweepnn.results import speed_columns
+
     objectives = recipe.search.objectives
     paths = list(recipe.search.space)
     pareto = {t.number for t in study.best_trials} if len(objectives) > 1 and _any_complete(study) else set()
@@ -77,6 +80,8 @@ def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
     eval_cols = [TRAIN_EVAL[m] for m in metric_cols if m in TRAIN_EVAL]
     again = retried(study.get_trials(deepcopy=False))  # attempts trained again: history, never ranked
     judged = record.judged(study.get_trials(deepcopy=False))
+    targets = speed_columns.targets_for(study.get_trials(deepcopy=False), recipe, target)
+    speed_cols = speed_columns.columns(targets)
     rows = []
     for t in study.get_trials(deepcopy=False):
         if t.user_attrs.get(record.OUTCOME) == "surplus":  # asked for after the budget ran out, never trained
@@ -104,6 +109,7 @@ def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
             row[m] = tested.get(t.number, {}).get(m)
             if repeats > 1:
                 row[f"{m}.std"] = spread.get(t.number, {}).get(m)
+        row.update(speed_columns.speed_of(t, targets, recipe) if t.user_attrs.get(record.HISTORY) else {})
         row["epochs"] = t.user_attrs.get(record.EPOCHS)
         row["seconds"] = t.user_attrs.get(record.SECONDS)
         row["reason"] = record.reason_of(t, judged)
@@ -131,6 +137,7 @@ def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
             for c in (m, *([f"{m}.std"] if repeats > 1 else []))
         ),
         *DIAGNOSTIC_COLUMNS,
+        *speed_cols,
         "epochs",
         "seconds",
         "reason",
@@ -141,6 +148,8 @@ def trials_frame(study, recipe: Recipe) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     if again:
         df["retried_as"] = df["retried_as"].astype("Int64")
+    for t in targets:  # whole epochs, blank where the target was not reached
+        df[t.columns[0]] = df[t.columns[0]].astype("Int64")
     return _rank(df, recipe, bool(pareto))
 
 
@@ -237,6 +246,19 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def shown_speed(df: pd.DataFrame) -> list[str]:
+    """The speed column a ranked table shows: seconds to the recipe's target (of several, the first),
+    or to SHOWN_FRACTION of the way to the best ('to 90% (s)'); none when no trial reached it."""
+    from sweepnn.speed import SHOWN_FRACTION, fraction_label
+
+    # the recipe's one target, or the default shown one, else the first of the recipe's several
+    timed = [c for c in df.columns if c.startswith("seconds_to_")]
+    for c in (f"seconds_to_{name}" for name in ("target", fraction_label(SHOWN_FRACTION))):
+        if c in timed:
+            timed = [c]
+    return timed[:1] if timed and df[timed[0]].notna().any() else []
+
+
 def results_only(df: pd.DataFrame) -> pd.DataFrame:
     """The trials frame without attempts that were trained again: those are history (trials.csv
     keeps them, with their state), not results, so no ranked table or report shows them."""
@@ -259,6 +281,7 @@ def display_frame(df: pd.DataFrame, recipe: Recipe, top: int | None = None) -> p
         *paths,
         "epochs",
         "seconds",
+        *shown_speed(df),
         "state",
         "outcome",
         # the diagnostic that tells the failures apart: gradient flow from the last layer to the first
@@ -274,6 +297,7 @@ def display_frame(df: pd.DataFrame, recipe: Recipe, top: int | None = None) -> p
     renamed = {
         "number": "trial",
         "seconds": "time (s)",
+        **{c: f"{c.removeprefix('seconds_')} (s)".replace("_", " ") for c in shown_speed(df)},
         "grad_ratio": "grad first/last",
         **{c: c.removeprefix("objective.") for c in objective_cols},
     }

@@ -21,6 +21,7 @@ RESUMABLE = (
     ("search", "test_top"),
     ("search", "save_top"),
     ("search", "group_size"),
+    ("search", "target"),  # what the trials are timed to: read from their curves, never trained for
 )
 
 

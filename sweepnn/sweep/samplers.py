@@ -87,7 +87,31 @@ def make_pruner(recipe: Recipe):
     params = pruner_of(recipe)
     kwargs = {k: v for k, v in params.model_dump().items() if k != "name"}
     if PRUNERS[params.name].takes_max_resource:
-        searched = recipe.search.space.get("train.epochs")  # the longest trial decides the top rung
-        top = (max(searched.choices) if searched.choices else searched.high) if searched else 0
-        kwargs["max_resource"] = max(recipe.train.epochs, int(top))
+        kwargs["max_resource"] = longest_epochs(recipe)
     return getattr(optuna.pruners, PRUNERS[params.name].optuna_class)(**kwargs)
+
+
+def _highest(recipe: Recipe, path: str, default: int) -> int:
+    """The largest value a trial can give `path`: its searched choices or range's top, else `default`."""
+    searched = recipe.search.space.get(path)
+    if searched is None:
+        return default
+    return int(max(searched.choices) if searched.choices is not None else searched.high)
+
+
+def longest_epochs(recipe: Recipe) -> int:
+    """The most epochs a trial of the recipe reports to the pruner: the top rung of a pruner that asks.
+
+    A budget in steps takes the more epochs the fewer steps an epoch has: the most steps over the
+    steps per epoch of the largest batch, on the recipe's own data options (a searched data option
+    changes the split's size; the base recipe's stands for it).
+    """
+    if recipe.train.steps is None and "train.steps" not in recipe.search.space:
+        return max(recipe.train.epochs, _highest(recipe, "train.epochs", 0))
+    from sweepnn.training.data import train_size
+    from sweepnn.training.steps import batch_bounds
+
+    steps = _highest(recipe, "train.steps", recipe.train.steps or 1)
+    batch = _highest(recipe, "train.batch_size", recipe.train.batch_size)
+    per_epoch = len(batch_bounds(train_size(recipe.data), batch)) - 1
+    return -(-steps // per_epoch)

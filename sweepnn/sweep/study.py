@@ -20,8 +20,9 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from sweepnn import record
-from sweepnn.errors import SweepnnError
+from sweepnn.errors import SweepnnError, notice
 from sweepnn.recipe.budget import budget as sweep_budget
+from sweepnn.recipe.checks import scored_on, validates_on_test
 from sweepnn.recipe.config import Recipe
 from sweepnn.recipe.space import apply
 from sweepnn.record import outcome_of
@@ -139,10 +140,20 @@ def score_test(study: optuna.Study, recipe: Recipe, device, leaders) -> None:
     """Score the best trials on the test split, once each (see sweepnn.training.holdout); with seed repeats,
     every seed's network, and the trial's scores are their mean.
 
-    Kept as study attributes, one per trial: a finished trial's own attributes cannot change.
+    Kept as study attributes, one per trial: a finished trial's own attributes cannot change. A recipe
+    validated on the test split (data.val_fraction 0) chose its trials on it: nothing is left to score
+    them on apart, and that is said rather than a test score made that would not be held out.
     """
     from sweepnn.training.holdout import score_seeds_on_test
 
+    if validates_on_test(recipe):
+        if recipe.search.test_top:
+            notice(
+                f"search.test_top {recipe.search.test_top} skipped: data.val_fraction 0 evaluated every"
+                " epoch on the test split, so the trials were chosen on it; their val_* metrics are"
+                " the test split's, and no held-out test score is left to make"
+            )
+        return
     for number in top_numbers(study, recipe):
         if record.STUDY_TEST + str(number) in study.user_attrs:
             continue
@@ -271,11 +282,14 @@ def run_sweep(
     from sweepnn.training.data import load_data
     from sweepnn.training.holdout import Leaders
 
-    summary = SweepSummary(study, resumed, Leaders(recipe.search.test_top))
+    on_test = validates_on_test(recipe)
+    summary = SweepSummary(study, resumed, Leaders(0 if on_test else recipe.search.test_top))
     budget, _why = sweep_budget(recipe)
     recover_stale(study)
     requeue_interrupted(study)
     data = load_data(recipe.data, device)  # once, before the clock: a data error stops before any trial
+    if on_test and everyone:  # where the objective is scored, said once by the command's process
+        notice(f"{recipe.name}: {scored_on(recipe)}")
     first = recipe.search.objectives[0]
     events.sweep_started(recipe.name, finished(study), budget, resumed, best_value(study, first.direction))
     finishes = _Finishes(study, events, summary, budget, everyone)

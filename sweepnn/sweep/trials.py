@@ -19,9 +19,10 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-from sweepnn import record
+from sweepnn import record, speed
 from sweepnn.errors import notice
 from sweepnn.recipe.budget import encode_choice
+from sweepnn.recipe.checks import validates_on_test
 from sweepnn.recipe.config import Recipe
 from sweepnn.recipe.space import sample
 from sweepnn.record import TRAINED, result_attrs
@@ -50,11 +51,26 @@ class Step:
         # The process's one-off start-up is paid here, before any trial's clock, and recorded apart.
         retrying(study.set_user_attr, record.STUDY_STARTUP, warm_up(device))
 
-    def reporter(self, trial: optuna.Trial):
-        """The trainer's report(epoch, metrics) for one trial: progress, then Optuna's pruning."""
+    def epochs_of(self, cfg: Recipe) -> int:
+        """The epochs a trial's configuration trains (its searched epochs, or as many as its steps take
+        on its data): the total its progress is shown against."""
+        if cfg.train.steps is None:
+            return cfg.train.epochs
+        from sweepnn.training.data import load_data
+        from sweepnn.training.steps import planned_epochs
+
+        data = self.data_for(cfg) or load_data(cfg.data, self.device)  # loaded already: cached
+        return planned_epochs(cfg.train, len(data.x_train))
+
+    def reporter(self, trial: optuna.Trial, cfg: Recipe | None = None):
+        """The trainer's report(epoch, metrics) for one trial (`cfg`: its configuration, default the
+        recipe): progress, then Optuna's pruning."""
+        total: list[int] = []  # found at the first epoch's end, when training has loaded its data
 
         def report(epoch: int, metrics: dict[str, float]) -> bool:
-            self.events.epoch_done(trial.number, epoch, self.recipe.train.epochs, metrics)
+            if not total:
+                total.append(self.epochs_of(cfg or self.recipe))
+            self.events.epoch_done(trial.number, epoch, total[0], metrics)
             if len(self.objectives) > 1:
                 return False  # Optuna cannot prune multi-objective studies
             try:
@@ -84,9 +100,9 @@ class Step:
         try:
             cfg = self.start(trial)
             if self.recipe.search.repeats > 1:
-                result = train_repeats(cfg, self.device, self.reporter(trial), self.data_for(cfg))
+                result = train_repeats(cfg, self.device, self.reporter(trial, cfg), self.data_for(cfg))
             else:
-                result = train(cfg, self.device, self.reporter(trial), data=self.data_for(cfg))
+                result = train(cfg, self.device, self.reporter(trial, cfg), data=self.data_for(cfg))
         except Exception as e:  # one bad trial must not end the sweep (CUDA out of memory included)
             return self.failed(trial, e, time.perf_counter() - t0)
         return self.conclude(trial, cfg, result, time.perf_counter() - t0)
@@ -110,7 +126,7 @@ class Step:
             if len(members) == 1:  # nothing to stack it with: trained as usual
                 done.append(self._train_alone(*members[0]))
                 continue
-            reports = [self.reporter(trial) for trial, _ in members]
+            reports = [self.reporter(trial, cfg) for trial, cfg in members]
             try:
                 results = train_group(
                     [cfg for _, cfg in members],
@@ -131,7 +147,7 @@ class Step:
 
         t0 = time.perf_counter()
         try:
-            result = train(cfg, self.device, self.reporter(trial), data=self.data_for(cfg))
+            result = train(cfg, self.device, self.reporter(trial, cfg), data=self.data_for(cfg))
         except Exception as e:
             return self.failed(trial, e, time.perf_counter() - t0)
         return self.conclude(trial, cfg, result, time.perf_counter() - t0)
@@ -159,18 +175,27 @@ class Step:
             shown = zip(self.objectives, values, strict=True)
             result.reason = "objective " + ", ".join(f"{o.metric} = {v}" for o, v in shown)
         attrs = {**result_attrs(result), record.SECONDS: seconds, **(extra or {})}
+        attrs[record.SPEED] = self.speed_of(result)
         if result.outcome in TRAINED:  # stalled or overfitting trials still have a score
             frozen = store(self.study, trial, attrs, values=values)
             if frozen is not None:
                 search = self.recipe.search
-                ranked = retrying(top_numbers, self.study, self.recipe, max(search.test_top, search.save_top))
-                self.summary.leaders.offer(frozen.number, result.model, ranked[: search.test_top])
+                tested = 0 if validates_on_test(self.recipe) else search.test_top  # nothing held out
+                ranked = retrying(top_numbers, self.study, self.recipe, max(tested, search.save_top))
+                self.summary.leaders.offer(frozen.number, result.model, ranked[:tested])
                 if self.folder is not None and frozen.number in ranked[: search.save_top]:
                     self.stage(frozen, cfg, result)
             return frozen
         if result.outcome == "pruned":
             return store(self.study, trial, attrs, state=TrialState.PRUNED)
         return store(self.study, trial, attrs, state=TrialState.FAIL)  # diverged: kept with its reason
+
+    def speed_of(self, result: TrialResult) -> dict[str, Any]:
+        """The trial's speed as it ends (sweepnn.speed): the area under its first objective's curve
+        and, when the recipe names a target, the epochs and seconds it took to reach it."""
+        search = self.recipe.search
+        targets = speed.given_targets(search.target, search.maximized()) if search.target else []
+        return speed.figures(result.history, targets, self.objectives[0].metric)
 
     def stage(self, frozen: FrozenTrial, cfg: Recipe, result: TrialResult) -> None:
         """Write a recorded trial's weights into the staging folder; with seed repeats, the first seed's

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sweepnn.data.arrays import check, split_sizes
-from sweepnn.options.datasets import DATASETS, cache_dir, task_of
+from sweepnn.errors import InputError
+from sweepnn.options.datasets import DATASETS, cache_dir, no_test_split, task_of
 from sweepnn.options.scalers import SCALERS, reduce_dims
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class Data:
     # the score (accuracy, or R^2) of the trivial predictor: always the most common class, or the mean
     chance: float
     y_var: tuple[float, float] = (1.0, 1.0)  # regression: variance of the train and validation targets
+    # data.val_fraction 0: x_val is the test split (the epochs are evaluated on it), x_test is None
+    val_is_test: bool = False
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -63,6 +66,9 @@ def read_checked(params) -> Any:
     if key not in _READ:
         arrays = DATASETS[params.name].load(params, cache_dir())
         check(arrays, task_of(params), params)
+        if params.val_fraction == 0 and params.test_fraction == 0 and arrays.x_test is None:
+            where = arrays.files.get("x") or f"dataset {params.name}"
+            raise InputError(no_test_split(f"{where} has no test split"))
         _READ.clear()  # one at most: a large dataset is not kept twice
         _READ[key] = arrays
     return _READ[key]
@@ -76,8 +82,24 @@ def outputs_of(arrays, task: str) -> int:
     return 1 if arrays.y.ndim == 1 else arrays.y.shape[1]
 
 
+def train_size(params) -> int:
+    """How many examples the training split of these data options holds, as load_data splits them,
+    without torch (the data already loaded, or its arrays read and checked)."""
+    for (key, _device), data in _CACHE.items():
+        if key == _key(params):
+            return len(data.x_train)
+    arrays = read_checked(params)
+    pool, own_val = len(arrays.y), arrays.x_val is not None
+    if own_val and params.val_fraction == 0:
+        pool, own_val = pool + len(arrays.y_val), False
+    _n_test, n_val, n_train = split_sizes(pool, params.val_fraction, params.test_fraction, params.limit)
+    return n_train + n_val if own_val else n_train
+
+
 def load_data(params, device: torch.device) -> Data:
-    """The configured dataset on `device`, split by `params.seed`; built once per process."""
+    """The configured dataset on `device`, split by `params.seed`; built once per process. With
+    data.val_fraction 0 the whole pool trains (a dataset's own validation split too) and the
+    validation tensors are the test split's."""
     import torch
 
     key = (_key(params), str(device))
@@ -87,6 +109,13 @@ def load_data(params, device: torch.device) -> Data:
     arrays = read_checked(params)
     _READ.clear()  # its arrays become this Data's tensors (and load_data changes them)
     task = task_of(params)
+    whole = params.val_fraction == 0
+    if whole and arrays.x_val is not None:  # nothing is held out for validation: it trains too
+        arrays.x, arrays.y = (
+            np.concatenate([arrays.x, arrays.x_val]),
+            np.concatenate([arrays.y, arrays.y_val]),
+        )
+        arrays.x_val = arrays.y_val = None
     order = np.random.default_rng(params.seed).permutation(len(arrays.y))
     n_test, n_val, _ = split_sizes(len(order), params.val_fraction, params.test_fraction, params.limit)
     if n_test:  # held out first, so the test set never depends on `limit`
@@ -106,13 +135,16 @@ def load_data(params, device: torch.device) -> Data:
     def put(a):
         return None if a is None else torch.from_numpy(np.ascontiguousarray(a)).to(device)
 
-    y_val = arrays.y[val]
     n_out = outputs_of(arrays, task)
+    if whole:  # the epochs are scored on the test split: chance and y_var are the test split's
+        x_val_a, y_val, x_test_a, y_test_a = arrays.x_test, arrays.y_test, None, None
+    else:
+        x_val_a, y_val, x_test_a, y_test_a = arrays.x[val], arrays.y[val], arrays.x_test, arrays.y_test
     if task == "classification":
-        chance, y_var = float(np.bincount(y_val).max() / len(val)), (1.0, 1.0)
+        chance, y_var = float(np.bincount(y_val).max() / len(y_val)), (1.0, 1.0)
     else:
         chance, y_var = 0.0, (float(arrays.y[train].var()), float(y_val.var()))
-    x_train, x_val, x_test = put(arrays.x[train]), put(arrays.x[val]), put(arrays.x_test)
+    x_train, x_val, x_test = put(arrays.x[train]), put(x_val_a), put(x_test_a)
     fit = SCALERS[params.normalize.name].fit
     if fit is not None:  # fitted on the training split only, applied to every split
         shift, scale = fit(params.normalize, x_train, reduce_dims(tuple(x_train.shape)))
@@ -124,11 +156,12 @@ def load_data(params, device: torch.device) -> Data:
         x_val,
         put(y_val),
         x_test,
-        put(arrays.y_test),
+        put(y_test_a),
         task,
         n_out,
         chance,
         y_var,
+        whole,
     )
     _CACHE[key] = data
     if len(_CACHE) > _CACHE_SIZE:

@@ -5,6 +5,10 @@ data that played no part in choosing, so it is never seen before the sweep ends 
 an objective. The networks of the trials that lead while the sweep runs are kept in memory (a few
 small state dicts); a best trial from another process or an earlier run is trained again from its
 configuration and seed, which on the CPU reproduces it exactly.
+
+A recipe with data.val_fraction 0 evaluates every epoch on the test split: its trials are chosen on
+it, so there is no held-out score to make (the data holds no test split apart, `Data.val_is_test`)
+and the sweep says so in place of one (sweepnn.sweep.study.score_test).
 """
 
 from __future__ import annotations
@@ -52,10 +56,11 @@ def score_seeds_on_test(
     cfg: Recipe, device: torch.device, weights: dict[str, torch.Tensor] | None
 ) -> list[dict[str, Any]]:
     """[{seed, test_loss, test_accuracy (or test_r2)}] for each seed of a configuration (one without
-    repeats), or [] when its dataset has no test split. `weights`: the trial's trained networks (with
+    repeats), or [] when its dataset has no test split held out (none, or data.val_fraction 0 made it
+    the one every epoch was evaluated on). `weights`: the trial's trained networks (with
     repeats, every seed's, as one ModuleList's state), or None to train them again."""
     data = load_data(cfg.data, device)
-    if data.x_test is None:
+    if data.x_test is None or data.val_is_test:
         return []
     k = cfg.search.repeats
     out = []

@@ -30,9 +30,25 @@ def batch_bounds(n: int, batch_size: int) -> list[int]:
 
 
 def cut(train, n: int) -> tuple[list[int], int, int]:
-    """(batch bounds, steps per epoch, steps in all) of a run over n training examples."""
+    """(batch bounds, steps per epoch, steps in all) of a run over n training examples: `train.epochs`
+    whole epochs, or exactly `train.steps` steps."""
     bounds = batch_bounds(n, train.batch_size)
-    return bounds, len(bounds) - 1, train.epochs * (len(bounds) - 1)
+    per_epoch = len(bounds) - 1
+    return bounds, per_epoch, train.epochs * per_epoch if train.steps is None else train.steps
+
+
+def epochs_of(train, steps_per_epoch: int) -> tuple[int, int]:
+    """(epochs a run takes, steps of its last epoch): `train.epochs` whole ones, or with `train.steps`
+    the whole epochs that fit and a last one of the steps left (a whole one when they divide)."""
+    if train.steps is None:
+        return train.epochs, steps_per_epoch
+    epochs = -(-train.steps // steps_per_epoch)
+    return epochs, train.steps - (epochs - 1) * steps_per_epoch
+
+
+def planned_epochs(train, n: int) -> int:
+    """The epochs a run over n training examples takes (`epochs_of`), e.g. the total a display shows."""
+    return epochs_of(train, cut(train, n)[1])[0]
 
 
 def loss_of(train, task: str):
@@ -175,5 +191,6 @@ def conclude(
         final |= read_kept(state if stopper and stopper.p.restore_best else None)
         if f"train_eval_{key}" in final and f"val_{key}" in final:
             final["gap_eval"] = final[f"train_eval_{key}"] - final[f"val_{key}"]
-    outcome, why = classify(history, final, chance, key)
+    # early stopping ended it, not its budget: a run that stopped improving is never `slow`
+    outcome, why = classify(history, final, chance, key, budget_ended=not (stopper and reason))
     return outcome, final, "; ".join(r for r in (reason, why) if r), state

@@ -113,6 +113,7 @@ def train(
     x, y = data.x_train, data.y_train
     n = len(x)
     bounds, steps_per_epoch, total_steps = steps.cut(t, n)
+    epochs, last_steps = steps.epochs_of(t, steps_per_epoch)
 
     # Seed everything the trial draws: initialization, dropout masks, batch order.
     torch.manual_seed(t.seed)
@@ -163,16 +164,19 @@ def train(
     outcome, reason = "", ""
     train_time = 0.0
     step = 0
-    for epoch in range(1, t.epochs + 1):
+    for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         model.train()
         order = (
             torch.randperm(n, generator=gen, device=device) if t.shuffle else torch.arange(n, device=device)
         )
+        # a budget in steps ends on a partial epoch: its first batches of this epoch's order
+        k = steps_per_epoch if epoch < epochs else last_steps
+        seen = bounds[k]
         losses: list[torch.Tensor] = []
         scores: list[torch.Tensor] = []  # predicted classes, or each batch's squared error
         diverged = None
-        for i in range(steps_per_epoch):
+        for i in range(k):
             if not constant_lr:
                 f = lr_factor(t.schedule, step, total_steps, steps_per_epoch) * (
                     plateau.scale if plateau else 1.0
@@ -220,9 +224,11 @@ def train(
             val_loss, val_score = evaluate(model, data.x_val, data.y_val, task, loss_params, data.y_var[1])
             measured = evaluate_own(model, data.x_val, data.y_val, own) if own else {}
         # correct predictions (in the order the batches were drawn), or the summed squared error
-        score_sum = (torch.cat(scores) == y[order]).sum() if classify_task else torch.stack(scores).sum()
-        train_loss = (torch.stack(losses) * batch_sizes).sum().item() / n
-        train_score = steps.score(task, score_sum.item(), n, data.y_var[0], y)
+        drawn = order if k == steps_per_epoch else order[:seen]
+        score_sum = (torch.cat(scores) == y[drawn]).sum() if classify_task else torch.stack(scores).sum()
+        sizes = batch_sizes if k == steps_per_epoch else batch_sizes[:k]
+        train_loss = (torch.stack(losses) * sizes).sum().item() / seen
+        train_score = steps.score(task, score_sum.item(), seen, data.y_var[0], y)
         lr = opt.param_groups[0]["lr"]
         diagnosed = monitor.epoch_summary()
         metrics = steps.epoch_metrics(

@@ -125,6 +125,8 @@ def _with_context(path: str) -> dict[str, Any]:
     raw = copy.deepcopy(BASE)
     for node, value in CONTEXT.get(path, {}).items():
         set_path(raw, node, value)
+    if path == "train.steps":  # a length in steps replaces the one in epochs: never both
+        del raw["train"]["epochs"]
     segs = path.split(".")
     for i in range(1, len(segs)):
         node = ".".join(segs[:i])

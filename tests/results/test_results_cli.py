@@ -232,14 +232,19 @@ def test_export_formats(cli, studies, tmp_path):
         "rank,number,state,outcome,objective.val_accuracy,model.init.name,train.optimizer.lr,val_accuracy,"
         "val_loss,train_accuracy,train_loss,train_time,train_eval_accuracy,grad_ratio,signal_ratio,"
         "dead_fraction,saturated_fraction,gradient_pass,update_ratio,grad_norm,grad_norm_clipped,"
-        "near_zero_fraction,gap,gap_eval,epochs,seconds,reason",
-        "1,0,complete,ok,0.9,he_normal,0.03,0.9,0.09999999999999998,,,,,,,0.125,,,,,,,0.0625,,3,2.0,",
+        "near_zero_fraction,gap,gap_eval,auc,epochs_to_50%,seconds_to_50%,epochs_to_90%,seconds_to_90%,"
+        "late_gain,epochs,seconds,reason",
+        # the curve 0.45, 0.72, 0.9 (no training times stored): its mean 0.69; with no trivial
+        # predictor's score recorded the default targets are 50% and 90% of the best, 0.45 and 0.81,
+        # reached in epochs 1 and 3; three epochs are too few for late_gain
+        "1,0,complete,ok,0.9,he_normal,0.03,0.9,0.09999999999999998,,,,,,,0.125,,,,,,,0.0625,,"
+        "0.6900000000000001,1,,3,,,3,2.0,",
     ]
     _, out, _ = cli("export", "bn", "--format", "markdown")
     assert out.splitlines()[2] == (
         "|      1 |        0 | complete | ok        |                      0.9 | he_normal         |"
-        "                 0.03 |            0.9 |        0.1 |           0.125 | 0.0625 |        3 |         2 |"
-        "          |"
+        "                 0.03 |            0.9 |        0.1 |           0.125 | 0.0625 |   0.69 |               1 |"
+        "               3 |        3 |         2 |          |"
     )
     code, out, _ = cli("export", "plain", "--format", "json", "--output", "plain.json")
     assert (code, out) == (0, "Wrote 5 trials to plain.json\n")

@@ -80,6 +80,8 @@ FINAL_LOSS_REL = 1e-3
 
 def recipe(data=None, model=None, **train_kw) -> Recipe:
     train_kw = {"epochs": 3, "batch_size": 64, **train_kw}
+    if train_kw["epochs"] is None:  # a length in steps instead
+        del train_kw["epochs"]
     return Recipe(name="t", data=data or BLOBS, model={**MLP, **(model or {})}, train=train_kw)
 
 
@@ -421,6 +423,26 @@ def test_early_stopping_is_each_members_own(restore_best):
     results = check_group(cfgs)  # the same epochs, and the same final (best, restored) metrics
     assert results[0].epochs < 8 and "early stop" in results[0].reason
     assert results[2].epochs == 8
+
+
+def test_a_budget_in_steps_ends_each_member_on_the_same_partial_epoch_as_alone():
+    """train.steps 13 is 5 + 5 + 3 steps: the last epoch's figures are over its 3 batches, and every
+    member's schedule (warmup in epochs included) and plateau run to the step budget, as alone."""
+    warm = {"name": "linear", "warmup": {"name": "linear", "epochs": 1}}
+    cfgs = [
+        recipe(epochs=None, steps=13, seed=0, optimizer={"name": "sgd", "lr": 0.1}, schedule=warm),
+        recipe(epochs=None, steps=13, seed=1, optimizer={"name": "momentum", "lr": 0.05}, schedule="cosine"),
+        recipe(
+            epochs=None,
+            steps=13,
+            seed=2,
+            optimizer={"name": "nesterov", "lr": 0.05},
+            schedule={"name": "plateau", "patience": 0, "threshold": 0.5},
+        ),
+    ]
+    results = check_group(cfgs)
+    assert [len(r.history) for r in results] == [3, 3, 3]
+    assert group_key(cfgs[0]) != group_key(recipe(epochs=None, steps=14))
 
 
 def test_outcomes_of_trained_members_are_classified_as_train_classifies_them():

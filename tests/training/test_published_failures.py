@@ -97,7 +97,8 @@ def test_he_2015_deep_relu_with_xavier_init_vanishes_under_sgd():
         assert run.outcome == "vanishing", run.reason
         assert run.history[-1]["signal_ratio"] < 1e-3  # the signal fades on its way up
     trained = train(he("he_normal"), CPU)
-    assert trained.outcome == "ok" and trained.metrics["val_accuracy"] > 0.8
+    # it trains: healthy, and in this short budget still climbing at the end (slow, not a failure)
+    assert trained.outcome in ("ok", "slow") and trained.metrics["val_accuracy"] > 0.8
 
 
 def relu(lr: float, **search) -> Recipe:
@@ -200,3 +201,24 @@ def test_the_same_network_is_the_same_model_on_the_same_data_whatever_it_was_tra
     assert network_of(a) == network_of(b)
     assert network_of({**a, "model.depth": 4}) != network_of({**b, "model.depth": 8})
     assert network_of({**a, "data.name": "moons"}) != network_of({**b, "data.name": "mnist1d"})
+
+
+def test_slow_convergence_is_the_budget_not_the_technique():
+    """Seed 004's slow convergence (느린 수렴): plain SGD at a small learning rate is still climbing
+    when its 8 epochs run out on MNIST-1D (`slow`, on every seed); Adam (fast convergence, as the
+    seeds say) has levelled off by then, in the same budget, and got to a target in fewer epochs."""
+    from sweepnn import speed
+    from sweepnn.outcomes import SLOW_GAIN, late_gain
+
+    net = {"depth": 2, "width": 128, "activation": "relu", "init": "he_normal"}
+    sgd = on_seeds(recipe(MNIST1D, net, {"name": "sgd", "lr": 0.01}, 8))
+    adam = on_seeds(recipe(MNIST1D, net, {"name": "adam", "lr": 3e-3}, 8))
+    for run in sgd:
+        assert run.outcome == "slow", run.reason
+        assert late_gain(run.history, "accuracy", run.chance) > 2 * SLOW_GAIN
+    for run in adam:
+        assert run.outcome != "slow", run.reason
+        assert late_gain(run.history, "accuracy", run.chance) < SLOW_GAIN
+    for fast, slow in zip(adam, sgd, strict=True):  # Adam gets to where SGD ended, and sooner
+        target = speed.Target("val_accuracy", slow.metrics["val_accuracy"], True, "t")
+        assert speed.reach(fast.history, target)[0] < speed.reach(slow.history, target)[0]

@@ -7,8 +7,8 @@ member keeps what makes it its own trial: seed (initialization and batch order, 
 draws them), learning rate and schedule (reduce-on-plateau included), optimizer and its
 hyperparameters within a family, initialization, dropout rate, penalty, clipping, label smoothing,
 early stopping, shuffle.
-It shares the rest, which `group_key` names: data, architecture (MLP only), batch size, epochs,
-loss, diagnostics on or off, and the optimizer's family (SGD with any momentum; Adam or AdamW; any
+It shares the rest, which `group_key` names: data, architecture (MLP only), batch size, epochs (or
+steps), loss, diagnostics on or off, and the optimizer's family (SGD with any momentum; Adam or AdamW; any
 other optimizer, which runs as torch's own per member).
 
 Each member's curve is the curve `train()` gives the same configuration up to float rounding, with
@@ -51,7 +51,7 @@ GroupReport = Callable[[int, int, dict[str, float]], bool]
 
 # per-member settings: everything else in `model` and `train` must be equal across a group
 PER_MEMBER_MODEL = {"init", "dropout"}
-SHARED_TRAIN = ("epochs", "batch_size", "loss", "diagnostics")
+SHARED_TRAIN = ("epochs", "steps", "batch_size", "loss", "diagnostics")
 
 
 def ungroupable(cfg: Recipe) -> str | None:
@@ -85,6 +85,8 @@ def group_key(cfg: Recipe) -> Hashable | None:
         "optimizer_update": update_of(t.optimizer.name),
     }
     shared["train"]["loss"] = t.loss.model_dump(mode="json") if t.loss is not None else None
+    if t.steps is not None:  # the steps decide the run's length: `epochs` is unused then
+        del shared["train"]["epochs"]
     return json.dumps(shared, sort_keys=True)
 
 
@@ -164,6 +166,7 @@ def train_group(
     x, y = data.x_train, data.y_train
     n = len(x)
     bounds, steps_per_epoch, total_steps = steps.cut(t, n)
+    epochs, last_steps = steps.epochs_of(t, steps_per_epoch)
     task = data.task
     loss_params = steps.loss_of(t, task)
 
@@ -217,21 +220,20 @@ def train_group(
         return rows
 
     step = 0
-    for epoch in range(1, t.epochs + 1):
+    for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         started = len(live)
         orders = epoch_orders(live, n, device)
+        k = steps_per_epoch if epoch < epochs else last_steps  # as train(): a last partial epoch
+        seen = bounds[k]
         # each member's learning-rate factor at each step of the epoch: (steps, K)
         factors = torch.tensor(
-            [
-                [m.factor(step + i, total_steps, steps_per_epoch) for m in live]
-                for i in range(steps_per_epoch)
-            ],
+            [[m.factor(step + i, total_steps, steps_per_epoch) for m in live] for i in range(k)],
             dtype=torch.float64,
         )
         loss_sum = torch.zeros(len(live), device=device)
         score_sum = torch.zeros(len(live), device=device)
-        for i in range(steps_per_epoch):
+        for i in range(k):
             lr = opt.lr * factors[i]
             measuring = monitor.due(i)
             xb, yb = batches(orders[:, bounds[i] : bounds[i + 1]])
@@ -286,12 +288,12 @@ def train_group(
         )
         for row, (m, (ls, ss, vl, vs, lr_now)) in enumerate(zip(live, rows_metrics, strict=True)):
             m.train_time += spent / started
-            train_score = steps.score(task, ss, n, data.y_var[0], y)
+            train_score = steps.score(task, ss, seen, data.y_var[0], y)
             val = steps.score(task, vs, len(data.x_val), data.y_var[1], data.y_val)
             metrics = steps.epoch_metrics(
                 epoch,
                 task,
-                (ls / n, train_score),
+                (ls / seen, train_score),
                 (vl / len(data.x_val), val),
                 m.train_time,
                 lr_now,
