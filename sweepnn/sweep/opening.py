@@ -5,6 +5,7 @@ again with --fresh, or refused with the reason. Also whether a study is still th
 from __future__ import annotations
 
 import time
+import warnings
 
 import optuna
 from optuna.trial import TrialState
@@ -71,6 +72,7 @@ def open_study(recipe: Recipe, storage, fresh: bool = False) -> tuple[optuna.Stu
                     + "\n  ".join(changes)
                     + "\nRun with --fresh to discard it and start over, or give the recipe another name."
                 )
+            name_metrics(study, recipe)  # a study made before sweepnn named them
             return study, True
     directions = [o.direction for o in recipe.search.objectives]
     study = optuna.create_study(
@@ -84,4 +86,15 @@ def open_study(recipe: Recipe, storage, fresh: bool = False) -> tuple[optuna.Stu
     study.set_user_attr(record.STUDY_FINGERPRINT, fingerprint(recipe))
     study.set_user_attr(record.STUDY_RECIPE, recipe.model_dump(mode="json"))
     study.set_user_attr(record.STUDY_CODE, code_folders())
+    name_metrics(study, recipe)
     return study, False
+
+
+def name_metrics(study, recipe: Recipe) -> None:
+    """The objectives' names on the study itself, so optuna-dashboard and any Optuna reader label
+    its values `val_accuracy`, not "Objective 0"."""
+    names = [o.metric for o in recipe.search.objectives]
+    if study.metric_names != names:
+        with warnings.catch_warnings():  # experimental in Optuna since 3.2, and stable in use
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(names)

@@ -180,6 +180,54 @@ def test_embedded_storage_is_readable_by_optuna_dashboard(tmp_path):
     assert [(s["study_name"], s["directions"]) for s in studies] == [("t", ["maximize"])]
 
 
+def test_optuna_dashboard_labels_the_objectives_by_their_metric(tmp_path):
+    """The real optuna-dashboard, started on a free local port: its API names each objective by the
+    recipe's metric (not "Objective 0"), for a new study and for one made before sweepnn named them."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    if shutil.which("optuna-dashboard") is None:
+        pytest.skip("optuna-dashboard is not installed (pip install 'sweepnn[dev]')")
+    text = TINY.replace("search:\n", "search:\n  objective: [val_accuracy, val_loss]\n  pruner: none\n")
+    sweep(text, tmp_path)
+    # a study as one from before this change was left, with no names, named when sweepnn resumes it
+    storage = open_storage(None, tmp_path)
+    old = optuna.create_study(study_name="old", storage=storage, direction="maximize")
+    assert old.metric_names is None
+    sweep(TINY, tmp_path, name="old")
+    with socket.socket() as s:  # a port no one holds now
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        ["optuna-dashboard", str(tmp_path / "studies.journal"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def get(path: str):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return json.loads(r.read())
+
+    try:
+        for _ in range(100):  # until it serves (a few seconds)
+            try:
+                studies = get("/api/studies")["study_summaries"]
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("optuna-dashboard did not serve /api/studies within 20 s")
+        ids = {s["study_name"]: s["study_id"] for s in studies}
+        assert get(f"/api/studies/{ids['t']}")["objective_names"] == ["val_accuracy", "val_loss"]
+        assert get(f"/api/studies/{ids['old']}")["objective_names"] == ["val_accuracy"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def test_a_resumed_study_does_not_replay_the_points_it_already_tried(tmp_path):
     text = TINY.replace("n_trials: 3", "n_trials: 2")
     _, first, events = sweep(text, tmp_path)
