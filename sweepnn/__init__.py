@@ -43,22 +43,30 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'sweepnn' has no attribute {name!r}")
 
 
-def run(recipe: Recipe, events: Any = None, **options: Any):
+def run(recipe: Recipe, events: Any = None, track: list[str] | tuple[str, ...] = (), **options: Any):
     """Run (or resume) the recipe's sweep, as `sweepnn run` does, and write its result files.
 
     `options` are the fields of sweepnn.sweep.runner.RunOptions (results_dir, storage, device, threads,
     fresh, workers, ...); `events` hears the sweep's progress (sweepnn.sweep.study.Events; by default
-    nothing is printed). Returns (the sweep's summary, the files written)."""
+    nothing is printed); `track` names trackers each trial is written to too, as `--track` does
+    ("tensorboard", "mlflow"). Returns (the sweep's summary, the files written)."""
     from pathlib import Path
 
     from sweepnn.results.files import write_results
+    from sweepnn.results.trackers import Tracking, caught_up, open_trackers
     from sweepnn.sweep.runner import RunOptions
     from sweepnn.sweep.runner import run as run_sweep
     from sweepnn.sweep.study import Quiet
 
     if "results_dir" in options:
         options["results_dir"] = Path(options["results_dir"])
-    return run_sweep(recipe, RunOptions(**{"write": write_results, **options}), events or Quiet())
+    opts = RunOptions(**{"write": write_results, **options})
+    events = events or Quiet()
+    if track:
+        events = Tracking(events, open_trackers(list(track), recipe, opts.results_dir), recipe)
+    summary, written = run_sweep(recipe, opts, events)
+    caught_up(events, summary.study)
+    return summary, written
 
 
 def train(recipe: Recipe, device: str = "auto"):

@@ -42,13 +42,20 @@ CHANGED = "changed"  # what sweepnn changed in a user's own network: swapped mod
 # ... and what the workers' liveness check keeps on a running trial
 WORKER = "sweepnn:worker"  # "host:pid" of the process training the trial
 BEAT = "sweepnn:heartbeat"  # when that process last said it was alive (Unix time)
+# where its training was at that beat, for `sweepnn status`: {"epoch", "epochs", "metric", "value"}
+PROGRESS = "sweepnn:progress"
 ATTEMPT = "sweepnn:attempt"  # 0 for a first try, n for the n-th retry after a crash
 RETRIED = "sweepnn:retried"  # on a crashed trial: the number of the trial that retries it
 
 
 # ---- a study's user attributes ---------------------------------------------------------------------
 STUDY_RECIPE = "sweepnn:recipe"  # the recipe it was run with (JSON): a study sweepnn created has one
+# + a top-level key of the recipe (data, model, train, search): that section as one line of YAML, so
+# optuna-dashboard, which lists a study's attributes as rows, shows the recipe readably
+STUDY_RECIPE_SECTION = "recipe."
 STUDY_FINGERPRINT = "sweepnn:fingerprint"
+# a copy's source and whether the copy is whole: set first and completed last (sweepnn copy, rename)
+STUDY_COPY_OF = "sweepnn:copy-of"
 STUDY_CODE = "sweepnn:code"  # the folders the user's own code was imported from (a recipe's folder)
 STUDY_STARTUP = "sweepnn:startup_s"  # its latest run's one-off start-up seconds: in no trial's time
 STUDY_TEST = "sweepnn:test:"  # + trial number: that trial's scores on the test split

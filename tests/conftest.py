@@ -69,9 +69,10 @@ def cli(tmp_path, monkeypatch):
     return invoke
 
 
-def sweepnn(*args, cwd: Path, **kw) -> subprocess.Popen:
-    """The real command in a process of its own (one torch thread, unbuffered, a wide terminal)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
+def sweepnn(*args, cwd: Path, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
+    """The real command in a process of its own (one torch thread, unbuffered, a wide terminal);
+    `env`: variables set on top of these."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "sweepnn", *map(str, args)],
         cwd=cwd,

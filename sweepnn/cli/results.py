@@ -80,7 +80,10 @@ def _csv(df) -> str:
 
 
 def _records(df) -> list[dict]:
-    return json.loads(df.to_json(orient="records", double_precision=15))
+    """The rows as JSON-ready data, every float exact (sweepnn.results.files.json_records)."""
+    from sweepnn.results.files import json_records
+
+    return json_records(df)
 
 
 def _emit(df, fmt: Format, title: str, shown=None) -> None:
@@ -206,6 +209,7 @@ def compare(
     timed = effects.target_of(loaded, given) if asked else None
     if not by:
         _emit(effects.side_by_side(loaded, timed), format, title=_best_title(timed))
+        _emit_settings(loaded, format)
         return
     if len(by) > 2:
         raise InputError(f"--by takes one path (marginal effect) or two (two-way table), not {len(by)}")
@@ -256,6 +260,20 @@ CELL_TITLES = {  # the table's header: what a cell holds, of the metric (and its
     Cell.mean: "mean ± std of {metric} ({direction}) and trials",
     Cell.time: "median seconds to the target (trials that reached it / trials; {metric}, {direction})",
 }
+
+
+def _emit_settings(loaded, format: Format) -> None:
+    """For people, below the best trials: how each study set the paths they set differently (fixed to
+    which value, or searched over what); CSV and JSON have those paths as columns of the best trials."""
+    from sweepnn.results import settings
+
+    differ = settings.differing(loaded)
+    if not differ or format in (Format.csv, Format.json):
+        return
+    if format is Format.markdown:
+        typer.echo()
+    title = "Settings the studies set differently (n/a: not in that study's recipe)"
+    _emit(settings.frame(loaded, differ), format, title)
 
 
 def _best_title(timed) -> str:
@@ -317,7 +335,14 @@ def show(
 @app.command()
 @errors_to_exit
 def export(
-    study: Annotated[str, typer.Argument(help="The study's name.", show_default=False)],
+    studies: Annotated[
+        list[str],
+        typer.Argument(
+            help="The study's name; several: their trials in one table, with a column per setting they"
+            " set differently.",
+            show_default=False,
+        ),
+    ],
     format: Annotated[
         ExportFormat, typer.Option("--format", "-f", case_sensitive=False, help="File format.")
     ] = ExportFormat.csv,
@@ -330,15 +355,19 @@ def export(
     storage: StorageOpt = None,
     results: ResultsOpt = Path("results"),
 ) -> None:
-    """Export every trial of a study, ranked, with dotted parameter paths as columns."""
+    """Export every trial of a study, ranked, with dotted parameter paths as columns; of several
+    studies, a study column and the settings that tell them apart too. JSON keeps the stored values
+    exactly; the other formats give searched values as set (0.3, never 0.30000000000000004)."""
     from sweepnn.atomic import atomic_write
-    from sweepnn.results.tables import trials_frame
+    from sweepnn.results.settings import exported
     from sweepnn.untrusted import safe_text
 
-    s = _open(storage, results, [study])[0]
-    df = trials_frame(s.study, s.recipe)
+    if format is ExportFormat.parquet and len(studies) > 1 and output is None:
+        raise InputError("parquet of several studies is one file: give it with --output FILE.parquet")
+    loaded = _open(storage, results, studies)
+    df = exported(loaded, exact=format is ExportFormat.json)
     if format is ExportFormat.parquet:
-        path = output or results / s.name / "trials.parquet"
+        path = output or results / loaded[0].name / "trials.parquet"
         _write_parquet(df, path)
         typer.echo(f"Wrote {len(df)} trials to {safe_text(path)}")
         return
@@ -387,8 +416,9 @@ def plot(
     storage: StorageOpt = None,
     results: ResultsOpt = Path("results"),
 ) -> None:
-    """Write PNG charts of a study: history, learning curves, effects, importances, lr schedule,
-    performance profiles of the time to a target and sensitivity curves."""
+    """Write PNG charts of a study: history (and the Pareto front of several objectives), learning
+    curves, effects, parallel coordinates, importances, lr schedule, performance profiles of the time
+    to a target and sensitivity curves."""
     from sweepnn.results.analysis import check_paths
     from sweepnn.results.plots import write_plots
     from sweepnn.results.profiles import UNITS, parse_target

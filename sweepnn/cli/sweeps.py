@@ -14,6 +14,7 @@ import typer
 from sweepnn import record
 from sweepnn.cli.app import app, err_console, errors_to_exit, stdout_console
 from sweepnn.errors import RecipeError, SweepnnError
+from sweepnn.results.trackers import TRACKERS, TrackerName  # run --track's choices: no library loaded
 
 
 @app.command()
@@ -67,6 +68,15 @@ def run(
         str | None,
         typer.Option(help="Devices of the workers, comma-separated (cuda:0,cuda:1); default: --device."),
     ] = None,
+    track: Annotated[
+        list[TrackerName] | None,
+        typer.Option(
+            help="Also write each trial to a tracker ("
+            + "; ".join(f"{name}: {spec.description}" for name, spec in TRACKERS.items())
+            + "); each needs the extra of its name: pip install 'sweepnn[NAME]'. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
     worker: Annotated[bool, typer.Option("--worker", hidden=True)] = False,
 ) -> None:
     """Run (or resume) the sweep a recipe describes, then print the ranked trials."""
@@ -86,9 +96,11 @@ def run(
     from sweepnn.results.display import SweepDisplay
     from sweepnn.results.files import write_results
     from sweepnn.results.run_report import Finished, report, write_arms_summary
+    from sweepnn.results.trackers import Tracking, caught_up, open_trackers
     from sweepnn.sweep.runner import RunOptions
     from sweepnn.sweep.runner import run as run_recipe
     from sweepnn.sweep.study import Interrupted
+    from sweepnn.untrusted import rich_line
 
     console = stdout_console()
     opts = RunOptions(
@@ -103,14 +115,17 @@ def run(
         worker=worker,
         write=write_results,
     )
+    names = [t.value for t in track or []] if not worker else []  # a worker's trials: its command's to track
+    # every study's trackers opened before the first trains: a missing library or a bad store is bad input
+    trackers = {arm.name: open_trackers(names, arm, results) for _, arm in arms(cfg)} if names else {}
     runs = []
     for _label, arm in arms(cfg):  # one study; or, with search.fair, one per value of that option
         try:
             with SweepDisplay(console, arm, quiet=quiet) as display:
-                summary, written = run_recipe(arm, opts, display)
+                events = Tracking(display, trackers[arm.name], arm) if names else display
+                summary, written = run_recipe(arm, opts, events)
+                caught_up(events, summary.study)  # earlier runs' trials, and any a failure missed
         except Interrupted as e:
-            from sweepnn.untrusted import rich_line
-
             err_console.print(
                 rich_line(
                     ("Interrupted:", "bold yellow"),
@@ -126,6 +141,8 @@ def run(
     if cfg.search.fair is not None:
         write_arms_summary(runs, results / cfg.name, cfg)
     report(console, runs, top=top, bars=bars, junit=junit)
+    for line in dict.fromkeys(f"{t.label}: {t.reader}" for ts in trackers.values() for t in ts):
+        console.print(rich_line(line))  # how to open what the trackers wrote (one store: said once)
     lost = [line for r in runs for line in r.summary.worker_failures]
     if lost:  # the trials they finished are in the table; a worker that failed is still a failed run
         raise SweepnnError(f"{len(lost)} worker(s) of this run failed:\n  " + "\n  ".join(lost))
@@ -222,10 +239,12 @@ def status(
     ] = None,
     results: Annotated[Path, typer.Option(help="Folder holding the default storage.")] = Path("results"),
 ) -> None:
-    """Trials by state, and the running ones with the age of their last heartbeat (stuck ones marked)."""
+    """Trials by state, and the running ones: their epoch and latest value, and the age of their last
+    heartbeat (stuck ones marked)."""
     from rich.table import Table
 
-    from sweepnn.sweep.liveness import grace_seconds, stuck
+    from sweepnn.results.tables import fmt
+    from sweepnn.sweep.liveness import grace_seconds, progress_of, stuck
     from sweepnn.sweep.reading import load_study_named, state_counts
     from sweepnn.untrusted import rich_line, rich_text
 
@@ -239,13 +258,18 @@ def status(
     if not running:
         console.print("No trial is running.")
         return
+    metric = _first_metric(study)
     table = Table(title="Running trials", title_justify="left", header_style="bold")
-    for col in ("trial", "worker", "started", "last heartbeat", "stuck"):
-        table.add_column(col, justify="right" if col == "trial" else "left")
+    for col in ("trial", "epoch", rich_text(metric), "worker", "started", "last heartbeat", "stuck"):
+        table.add_column(col, justify="left" if col in ("worker", "started", "stuck") else "right")
     for t, age, stale in running:
         started = t.datetime_start.strftime("%Y-%m-%d %H:%M:%S") if t.datetime_start else ""
+        where = progress_of(t) or {}
+        epoch = f"{where['epoch']}/{where['epochs'] or '?'}" if where else "-"
         table.add_row(
             str(t.number),
+            epoch,
+            fmt(where.get("value")) or "-",
             rich_text(t.user_attrs.get(record.WORKER, "?")),
             started,
             f"{age:.0f}s ago",
@@ -253,5 +277,12 @@ def status(
         )
     console.print(table)
     console.print(
-        f"(a trial is stuck when its worker's process is gone or silent for {grace_seconds():.0f}s)"
+        f"(a trial is stuck when its worker's process is gone or silent for {grace_seconds():.0f}s;"
+        " epoch and value are as of its last heartbeat or report)"
     )
+
+
+def _first_metric(study) -> str:
+    """The name of the value a running trial reports: the study's first objective's metric."""
+    names = study.metric_names  # set by sweepnn from the recipe (sweepnn.sweep.opening.label_for_readers)
+    return names[0] if names else "value"

@@ -23,6 +23,7 @@ from sweepnn.recipe.config import Recipe
 from sweepnn.recipe.paths import all_paths, base_type, closest_path, resolve
 from sweepnn.recipe.space import apply, plan
 from sweepnn.record import state_counts
+from sweepnn.results.values import params_of
 from sweepnn.speed import finite as _finite
 from sweepnn.sweep.reading import Stored, recipe_of
 
@@ -156,13 +157,20 @@ def _settings(values: dict[str, Any], switches: bool = False) -> str:
     return ", ".join(parts)
 
 
-def _read(data: Any, path: str) -> Any:
+def read_path(data: Any, path: str) -> Any:
+    """The value at a dotted path of a dumped recipe, as the tables show it: an option by its name, a
+    section by what it sets (label), n/a where the path is not there."""
     for seg in path.split("."):
         if not isinstance(data, dict) or seg not in data:
             return NA
         data = data[seg]
-    # A recipe spells out every parameter of an option; the name is what tells configurations apart.
-    return data["name"] if isinstance(data, dict) and "name" in data else label(data)
+    return value_of(data)
+
+
+def value_of(node: Any) -> Any:
+    """A dumped recipe's value as one table cell. A recipe spells out every parameter of an option;
+    the name is what tells configurations apart."""
+    return node["name"] if isinstance(node, dict) and "name" in node else label(node)
 
 
 class PathValues:
@@ -190,7 +198,7 @@ class PathValues:
             except Exception:  # a recipe that no longer validates (sweepnn changed): its base values
                 cfg = self.recipe
             data = cfg.model_dump(mode="json")
-            self._fixed[key] = {p: _read(data, p) for p in self.paths}
+            self._fixed[key] = {p: read_path(data, p) for p in self.paths}
         return self._fixed[key]
 
 
@@ -221,7 +229,7 @@ def completed_frame(
                 "study": s.name,
                 "trial": t.number,
                 "value": value,
-                **reader.of(t.user_attrs.get(record.PARAMS, t.params)),
+                **reader.of(params_of(t)),
                 "seconds": t.user_attrs.get(record.SECONDS),
                 "outcome": record.outcome_of(t, judged) or "ok",
                 "seeds": tuple(seeds) if len(seeds) > 1 else None,

@@ -23,18 +23,22 @@ from sweepnn.recipe.space import short_names
 from sweepnn.record import results_of
 from sweepnn.results.analysis import PathValues, Stored, canonical, completed_frame, levels
 from sweepnn.results.tables import TEST_COLUMNS, best_number, fmt
+from sweepnn.results.values import params_of
 
 ALPHA = 0.05  # a value is "tied" with the best when Welch's test cannot tell them apart at this level
 
 
 def side_by_side(studies: list[Stored], target=None) -> pd.DataFrame:
     """One row per study: its best trial's objective, outcome, parameters (fixed ones read from its
-    recipe, so every row shows every searched path), epochs and time; best study first. With a
-    `target` (sweepnn.speed.Target), also how many of its trials reached it and the fastest one's
-    epochs and seconds to it."""
+    recipe, so every row shows every searched path), the settings the studies fixed differently
+    (sweepnn.results.settings), epochs and time; best study first. With a `target`
+    (sweepnn.speed.Target), also how many of its trials reached it and the fastest one's epochs and
+    seconds to it."""
     from sweepnn.record import held_out_scores
+    from sweepnn.results.settings import differing
 
-    paths = list(dict.fromkeys(canonical(p) for s in studies for p in s.recipe.search.space))
+    searched = [canonical(p) for s in studies for p in s.recipe.search.space]
+    paths = list(dict.fromkeys([*searched, *(d.path for d in differing(studies))]))
     fixed = ["study", "trials", "complete", "objective", "best", "trial", "outcome"]
     short = short_names(paths, fixed=[*fixed, *TEST_COLUMNS[:2], "epochs", "time (s)"])
     rows = []
@@ -52,7 +56,7 @@ def side_by_side(studies: list[Stored], target=None) -> pd.DataFrame:
             continue
         t = s.study.trials[number]
         tested = held_out_scores(s.study).get(number, {})
-        values = PathValues(s.recipe, paths).of(t.user_attrs.get(record.PARAMS, t.params))
+        values = PathValues(s.recipe, paths).of(params_of(t))
         rows.append(
             {
                 **row,

@@ -7,6 +7,7 @@ version whole.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from sweepnn.recipe.config import Recipe
 from sweepnn.recipe.variants import to_yaml, with_code
 from sweepnn.record import outcome_counts
 from sweepnn.results.tables import best_recipe, display_frame, fmt, trial_recipe, trials_frame
+from sweepnn.results.values import params_of
 from sweepnn.untrusted import md_cell, safe_frame, safe_text
 
 
@@ -58,7 +60,7 @@ def summary_markdown(
             f"{o.metric} = {fmt(v)}" for o, v in zip(recipe.search.objectives, trial.values, strict=True)
         )
         lines += [f"## Best trial: {trial.number} ({values})", ""]
-        params = trial.user_attrs.get(record.PARAMS, trial.params)
+        params = params_of(trial)
         ordered = [k for k in recipe.search.space if k in params]
         lines += [f"- `{k}`: {safe_text(fmt(params[k]))}" for k in ordered] or ["- (no searched parameters)"]
         lines += ["", f"Train it again: `sweepnn run {safe_text(folder / 'best.yaml')}`", ""]
@@ -85,6 +87,23 @@ def markdown_table(shown: pd.DataFrame) -> str:
     cells = shown.map(md_cell) if hasattr(shown, "map") else shown.applymap(md_cell)
     cells = cells.rename(columns=md_cell)
     return cells.to_markdown(index=False, disable_numparse=True, colalign=align)
+
+
+def json_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """The frame's rows as JSON-ready data with every float exact: Python writes the shortest text that
+    reads back the same double, where pandas' writer stops at 15 digits. Missing and non-finite values
+    are null, as pandas writes them."""
+    return [dict(zip(df.columns, map(_plain, row), strict=True)) for row in df.itertuples(False, None)]
+
+
+def _plain(v: Any) -> Any:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if hasattr(v, "item"):  # a numpy scalar: the Python number it holds
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return [_plain(x) for x in v] if isinstance(v, tuple) else v
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ from sweepnn import record
 from sweepnn.recipe.space import short_names
 from sweepnn.results.analysis import Stored
 from sweepnn.results.charts import bar_chart, line_chart
-from sweepnn.results.files import counts
+from sweepnn.results.files import counts, json_records
 from sweepnn.results.tables import SHOWN_DIAGNOSTICS as DIAGNOSTICS
 from sweepnn.results.tables import best_number, display_frame, fmt, results_only, trials_frame
-from sweepnn.sweep.reading import param_importances
+from sweepnn.results.values import params_of
+from sweepnn.sweep.reading import importance_caveat, param_importances
 from sweepnn.untrusted import safe_text
 
 CURVES = 3  # learning curves drawn: more than three lines of characters no longer read apart
@@ -91,10 +92,18 @@ def best_lines(report: Report) -> list[str]:
     )
     tested = held_out_scores(s.study).get(report.best, {})
     values += "".join(f", {k} {fmt(v)}" for k, v in tested.items() if k != "test_loss")
-    params = t.user_attrs.get(record.PARAMS, t.params)
+    params = params_of(t)
     lines = [f"trial {report.best}: {values}"]
     lines += [f"  {k}: {safe_text(fmt(params[k]))}" for k in s.recipe.search.space if k in params]
     return lines
+
+
+def importance_scope(stored: Stored) -> str:
+    """Which objective the importances are of, when the study has several ('' when it has one)."""
+    objectives = stored.recipe.search.objectives
+    if len(objectives) == 1:
+        return ""
+    return f"for {objectives[0].metric}, the first of {len(objectives)} objectives (sweepnn plot draws each)"
 
 
 def importance_lines(report: Report) -> list[str]:
@@ -105,6 +114,12 @@ def importance_lines(report: Report) -> list[str]:
         return [note]
     short = short_names(list(report.importances))
     lines = bar_chart([(safe_text(short[p]), v) for p, v in report.importances.items()])
+    scope = importance_scope(report.stored)
+    lines += [safe_text(scope)] if scope else []
+    completed = int((report.frame["state"] == "complete").sum())
+    caveat = importance_caveat(completed)  # too few trials behind them: said under the bars
+    if caveat:
+        lines += caveat.replace("STUDY", safe_text(report.stored.name)).split("\n")
     return lines + ([note] if note else [])
 
 
@@ -122,8 +137,6 @@ def curve_lines(report: Report) -> list[str]:
 def to_json(report: Report) -> dict[str, Any]:
     """The report as JSON-ready data (`show --format json`): the study, objectives, trial counts, the best
     trial, the top trials ranked, importances and curves."""
-    import json
-
     s = report.stored
     best = None
     if report.best is not None:
@@ -131,7 +144,7 @@ def to_json(report: Report) -> dict[str, Any]:
         best = {
             "trial": report.best,
             "values": dict(zip((o.metric for o in s.recipe.search.objectives), t.values, strict=True)),
-            "params": t.user_attrs.get(record.PARAMS, {}),
+            "params": params_of(t),
         }
     top = results_only(report.frame).head(report.top)
     return {
@@ -141,7 +154,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "trials": sum(counts(s.study).values()),
         "counts": counts(s.study),
         "best": best,
-        "ranked": json.loads(top.to_json(orient="records", double_precision=15)),
+        "ranked": json_records(top),
         "importances": report.importances,
         "importances_note": report.note,
         "curves": [{"trial": n, "metric": s.metric, "values": ys} for n, ys in report.curves],

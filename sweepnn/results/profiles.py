@@ -29,6 +29,7 @@ from sweepnn import record, speed
 from sweepnn.errors import InputError, choices_text, did_you_mean
 from sweepnn.options.metrics import METRICS
 from sweepnn.results.analysis import NA, PathValues, canonical, completed_frame, levels
+from sweepnn.results.values import params_of
 from sweepnn.speed import finite as _finite
 from sweepnn.sweep.reading import Stored
 
@@ -114,7 +115,7 @@ def times(s: Stored, path: str, target: speed.Target, unit: str = "seconds") -> 
         if not math.isfinite(time) and got is not None:  # reached, but its seconds were not recorded
             untimed += 1
             continue
-        rows.append({"trial": t.number, **reader.of(t.user_attrs.get(record.PARAMS, t.params)), "time": time})
+        rows.append({"trial": t.number, **reader.of(params_of(t)), "time": time})
     df = pd.DataFrame(rows, columns=["trial", path, *others, "time"])
     options, order = levels(df[path]) if len(df) else (df[path], [])
     ranges = {canonical(p) for p, spec in s.recipe.search.space.items() if spec.is_range}

@@ -10,7 +10,6 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from sweepnn import record
 from sweepnn.atomic import atomic_write
 from sweepnn.errors import SweepnnError
 from sweepnn.recipe.config import Recipe
@@ -19,6 +18,7 @@ from sweepnn.record import held_out_scores, held_out_spread
 from sweepnn.results import ci
 from sweepnn.results.display import ranked_table
 from sweepnn.results.tables import best_number, display_frame, fmt, trials_frame
+from sweepnn.results.values import params_of
 from sweepnn.sweep.study import SweepSummary
 from sweepnn.untrusted import md_cell, rich_line, rich_text, safe_text
 
@@ -85,7 +85,7 @@ def _print_study(console: Console, run: Finished, *, top: int) -> None:
             if k != "test_loss"
         )
         console.print(f"\n[bold]Best:[/] trial {best}, {values}{held_out}")
-        params = trial.user_attrs.get(record.PARAMS, {})
+        params = params_of(trial)  # as set: 0.3, not the 0.30000000000000004 of Optuna's step arithmetic
         for k in (k for k in cfg.search.space if k in params):
             console.print(rich_line(f"  {k}: {params[k]}"))  # a searched value: text, not markup
     console.print(
@@ -128,7 +128,7 @@ def arms_rows(runs: list[Finished]) -> list[dict[str, Any]]:
         if r.best is not None:
             trial = study.trials[r.best]
             row[first.metric] = trial.values[0]
-            row["params"] = trial.user_attrs.get(record.PARAMS, {})
+            row["params"] = params_of(trial)
         rows.append(row)
     sign = -1 if first.direction == "maximize" else 1
     rows.sort(key=lambda row: (row[first.metric] is None, sign * (row[first.metric] or 0)))

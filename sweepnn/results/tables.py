@@ -16,6 +16,7 @@ from sweepnn.recipe.config import Recipe
 from sweepnn.recipe.space import apply, short_names
 from sweepnn.record import retried, state_of
 from sweepnn.results.analysis import label
+from sweepnn.results.values import params_of
 
 # Scores on the test split, for the best trials only (see sweepnn.training.holdout).
 TEST_COLUMNS = ("test_accuracy", "test_r2", "test_loss")
@@ -59,9 +60,12 @@ def _outcome(t, judged: dict) -> str:
     return record.outcome_of(t, judged) or state_of(t)
 
 
-def trials_frame(study, recipe: Recipe, target: dict[str, float] | None = None) -> pd.DataFrame:
+def trials_frame(
+    study, recipe: Recipe, target: dict[str, float] | None = None, exact: bool = False
+) -> pd.DataFrame:
     """One row per trial, ranked: best first; unfinished and failed trials last. The speed columns
-    time every trial to `target` (metric -> value), else the recipe's, else fractions of the best."""
+    time every trial to `target` (metric -> value), else the recipe's, else fractions of the best.
+    Searched values as set (sweepnn.results.values); `exact`: as stored, for the JSON export."""
     from sweepnn.results import speed_columns
 
     objectives = recipe.search.objectives
@@ -86,7 +90,7 @@ def trials_frame(study, recipe: Recipe, target: dict[str, float] | None = None) 
     for t in study.get_trials(deepcopy=False):
         if t.user_attrs.get(record.OUTCOME) == "surplus":  # asked for after the budget ran out, never trained
             continue
-        params = t.user_attrs.get(record.PARAMS, t.params)
+        params = params_of(t, exact)
         metrics = t.user_attrs.get(record.METRICS) or {}
         outcome = _outcome(t, judged)
         if repeats > 1:  # the outcome over the seeds: 'vanishing 2/3'
@@ -205,7 +209,7 @@ def trial_recipe(study, recipe: Recipe, number: int, what: str = "Trial") -> Rec
     """Trial `number` as a complete recipe that trains that one configuration when run, as a study of
     its own (a later best gets another); with seed repeats its first seed, whose weights are kept."""
     trial = study.trials[number]
-    raw = apply(recipe, trial.user_attrs.get(record.PARAMS, trial.params)).model_dump(mode="python")
+    raw = apply(recipe, params_of(trial)).model_dump(mode="python")
     raw["name"] = f"{recipe.name}-trial{number}"
     raw["description"] = f"{what} of study '{recipe.name}'." + (
         f" {recipe.description}" if recipe.description else ""

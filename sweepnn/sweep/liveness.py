@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -68,12 +69,19 @@ def worker_id() -> str:
 
 
 class Heartbeats:
-    """Stamps running trials with the time, from one thread, until the context ends."""
+    """Stamps running trials with the time, from one thread, until the context ends; with the time,
+    where each trial's training is (its latest epoch and value, as `sweepnn status` shows it). That
+    rides on the beat rather than being written every epoch: one write a beat, however short epochs are."""
 
     def __init__(self, trials: list[optuna.Trial]):
         self.trials = trials
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="sweepnn-heartbeat", daemon=True)
+        self._where: dict[int, dict[str, Any]] = {}  # trial number -> its latest progress, not yet written
+
+    def epoch_done(self, number: int, epoch: int, epochs: int, metric: str, value: float | None) -> None:
+        """Note a trial's latest epoch, for its next beat to write."""
+        self._where[number] = {"epoch": epoch, "epochs": epochs, "metric": metric, "value": value}
 
     def __enter__(self) -> Heartbeats:
         # the trial's start time serves as its first beat (one write less per trial)
@@ -91,8 +99,27 @@ class Heartbeats:
             for trial in self.trials:
                 try:
                     trial.set_user_attr(record.BEAT, time.time())
+                    where = self._where.pop(trial.number, None)
+                    if where is not None:
+                        trial.set_user_attr(record.PROGRESS, where)
                 except Exception:  # told meanwhile, or a storage down for a moment: next beat
                     continue
+
+
+def progress_of(trial: FrozenTrial) -> dict[str, Any] | None:
+    """Where a running trial's training is: what its last beat wrote, or (before its first beat, for a
+    single objective) the last value it reported to Optuna; None when it has reported nothing yet."""
+    where = trial.user_attrs.get(record.PROGRESS)
+    reported = trial.intermediate_values
+    if reported and (where is None or max(reported) > where["epoch"]):
+        epoch = max(reported)
+        return {
+            "epoch": epoch,
+            "epochs": (where or {}).get("epochs"),
+            "metric": None,
+            "value": reported[epoch],
+        }
+    return where
 
 
 def _alive(pid: int) -> bool:

@@ -8,6 +8,7 @@ import time
 import warnings
 
 import optuna
+import yaml
 from optuna.trial import TrialState
 
 from sweepnn import record
@@ -72,7 +73,7 @@ def open_study(recipe: Recipe, storage, fresh: bool = False) -> tuple[optuna.Stu
                     + "\n  ".join(changes)
                     + "\nRun with --fresh to discard it and start over, or give the recipe another name."
                 )
-            name_metrics(study, recipe)  # a study made before sweepnn named them
+            label_for_readers(study, recipe)  # a study made before sweepnn labelled it
             return study, True
     directions = [o.direction for o in recipe.search.objectives]
     study = optuna.create_study(
@@ -86,15 +87,36 @@ def open_study(recipe: Recipe, storage, fresh: bool = False) -> tuple[optuna.Stu
     study.set_user_attr(record.STUDY_FINGERPRINT, fingerprint(recipe))
     study.set_user_attr(record.STUDY_RECIPE, recipe.model_dump(mode="json"))
     study.set_user_attr(record.STUDY_CODE, code_folders())
-    name_metrics(study, recipe)
+    label_for_readers(study, recipe)
     return study, False
 
 
-def name_metrics(study, recipe: Recipe) -> None:
-    """The objectives' names on the study itself, so optuna-dashboard and any Optuna reader label
-    its values `val_accuracy`, not "Objective 0"."""
+class _OneLine(yaml.SafeDumper):
+    """YAML on one line: a string with a line break is written double-quoted, its breaks as \\n (YAML's
+    plain and single-quoted styles would fold them into real line breaks)."""
+
+
+_OneLine.add_representer(
+    str,
+    lambda dumper, text: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", text, style='"' if "\n" in text else None
+    ),
+)
+
+
+def label_for_readers(study, recipe: Recipe) -> None:
+    """What optuna-dashboard and any Optuna reader need to read the study without sweepnn: the
+    objectives' names (its values are `val_accuracy`, not "Objective 0"), and the recipe it was run
+    with one attribute per section, as YAML (the full recipe is one JSON blob there)."""
     names = [o.metric for o in recipe.search.objectives]
     if study.metric_names != names:
         with warnings.catch_warnings():  # experimental in Optuna since 3.2, and stable in use
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(names)
+    ran = study.user_attrs.get(record.STUDY_RECIPE) or recipe.model_dump(mode="json")
+    for section, value in ran.items():
+        key = record.STUDY_RECIPE_SECTION + section
+        text = yaml.dump(value, Dumper=_OneLine, default_flow_style=True, sort_keys=False, width=1_000_000)
+        text = text.strip().removesuffix("\n...").strip()  # a bare scalar ends its document with '...'
+        if study.user_attrs.get(key) != text:
+            study.set_user_attr(key, text)

@@ -5,6 +5,7 @@ ran with, and Optuna's parameter importances. Nothing here writes to the storage
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,9 +94,37 @@ def load_studies(storage, names: list[str] | None) -> list[Stored]:
     return out
 
 
-def param_importances(study) -> tuple[dict[str, float] | None, str]:
-    """Optuna's importances (PED-ANOVA by default) of the parameters every completed trial has and that
-    vary; parameters only some trials have (conditional ones) cannot be compared this way."""
+# Optuna's default importance evaluator, PED-ANOVA, compares where each parameter's values lie among the
+# best `target_quantile` (10%) of the completed trials with where they lie among all of them, and its
+# documentation asks for at least 5 trials in that top share to be stable. Below 5 / 0.1 = 50 completed
+# trials the top share is a handful (one trial of five): the importances then say which values the one
+# or two best trials happened to have, and a range (a spike where one best trial sits, on a 50-step grid)
+# outweighs a choice of two by construction. Each parameter is judged on its own (its marginal), so the
+# floor is a count of trials, not per parameter.
+TOP_QUANTILE = (
+    0.1  # Optuna's default PedAnovaImportanceEvaluator(target_quantile=0.1), which param_importances uses
+)
+TOP_TRIALS = 5  # "preferable to include at least 5 trials above target_quantile" (its docstring)
+IMPORTANCE_FLOOR = math.ceil(TOP_TRIALS / TOP_QUANTILE)  # 50 completed trials
+
+
+def importance_caveat(completed: int) -> str | None:
+    """Why importances from this many completed trials are not to be trusted, or None at the floor."""
+    if completed >= IMPORTANCE_FLOOR:
+        return None
+    top = max(1, math.ceil(TOP_QUANTILE * completed))
+    return (
+        f"Only {completed} completed trials: these importances rest on the best {top} (PED-ANOVA reads"
+        f" the best {TOP_QUANTILE:.0%}) and say which values those happened to have; trust them from"
+        f" {IMPORTANCE_FLOOR} completed trials on."
+        "\nCompare the values themselves: sweepnn compare STUDY --by PATH"
+    )
+
+
+def param_importances(study, objective: int = 0) -> tuple[dict[str, float] | None, str]:
+    """Optuna's importances (PED-ANOVA by default) for the `objective`-th objective, of the parameters
+    every completed trial has and that vary; parameters only some trials have (conditional ones) cannot
+    be compared this way."""
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if len(complete) < 2:
         return None, f"needs at least 2 completed trials; this study has {len(complete)}"
@@ -108,9 +137,9 @@ def param_importances(study) -> tuple[dict[str, float] | None, str]:
             f"; {left_out}" if left_out else ""
         )
     target = None  # one objective: Optuna reads the direction from the study
-    if len(study.directions) > 1:  # the first objective, as "lower is better", which PED-ANOVA assumes
-        sign = -1.0 if study.directions[0].name == "MAXIMIZE" else 1.0
-        target = lambda t: sign * t.values[0]  # noqa: E731
+    if len(study.directions) > 1:  # the one asked for, as "lower is better", which PED-ANOVA assumes
+        sign = -1.0 if study.directions[objective].name == "MAXIMIZE" else 1.0
+        target = lambda t: sign * t.values[objective]  # noqa: E731
     try:
         with warnings.catch_warnings():  # its reminder that a target is minimized: handled above
             warnings.simplefilter("ignore", UserWarning)

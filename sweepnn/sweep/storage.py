@@ -29,6 +29,7 @@ _DATABASES = {
     "mysql": "sweepnn[mysql]",
     "mariadb": "sweepnn[mysql]",
 }
+_DRIVERS = {**_DATABASES, "redis": "sweepnn[redis]", "rediss": "sweepnn[redis]"}  # what each scheme needs
 _SECRET = re.compile(r"(?i)((?:password|passwd|pwd)=)[^&;]*")
 
 
@@ -82,7 +83,7 @@ def open_storage(url: str | None, results_dir: Path):
     except SweepnnError:
         raise
     except ImportError:
-        extra = _DATABASES.get(url.split("://")[0].split("+")[0]) if url else None
+        extra = _DRIVERS.get(url.split("://")[0].split("+")[0].lower()) if url else None
         hint = f": pip install '{extra}'" if extra else ""
         raise InputError(f"cannot open storage {where}: its database driver is not installed{hint}") from None
     except (OSError, ValueError) as e:

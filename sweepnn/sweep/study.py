@@ -311,7 +311,7 @@ def run_sweep(
             if not asked:
                 break
             running = asked
-            with Heartbeats(asked):
+            with Heartbeats(asked) as step.beats:
                 told = step.run_one(asked[0]) if len(asked) == 1 and group == 1 else step.run_group(asked)
             running = []
             for frozen in told if isinstance(told, list) else [told]:

@@ -48,6 +48,7 @@ class Step:
         self.objectives = recipe.search.objectives
         # results/<study>/, where trials among the best stage their weights; None: none are kept
         self.folder: Path | None = folder if recipe.search.save_top else None
+        self.beats = None  # the running trials' sweepnn.sweep.liveness.Heartbeats: they carry progress
         # The process's one-off start-up is paid here, before any trial's clock, and recorded apart.
         retrying(study.set_user_attr, record.STUDY_STARTUP, warm_up(device))
 
@@ -62,16 +63,23 @@ class Step:
         data = self.data_for(cfg) or load_data(cfg.data, self.device)  # loaded already: cached
         return planned_epochs(cfg.train, len(data.x_train))
 
-    def reporter(self, trial: optuna.Trial, cfg: Recipe | None = None):
+    def reporter(self, trial: optuna.Trial, cfg: Recipe | None = None, seed: int = 0):
         """The trainer's report(epoch, metrics) for one trial (`cfg`: its configuration, default the
-        recipe): progress, then Optuna's pruning."""
+        recipe): progress, then Optuna's pruning. With seed repeats, progress counts the epochs of
+        every seed (epoch 14 of 30 is the second of three seeds' fourth), and only the first seed
+        (`seed` 0) is told to the pruner."""
         total: list[int] = []  # found at the first epoch's end, when training has loaded its data
+        repeats = (cfg or self.recipe).search.repeats
 
         def report(epoch: int, metrics: dict[str, float]) -> bool:
             if not total:
                 total.append(self.epochs_of(cfg or self.recipe))
-            self.events.epoch_done(trial.number, epoch, total[0], metrics)
-            if len(self.objectives) > 1:
+            shown, of = seed * total[0] + epoch, repeats * total[0]
+            self.events.epoch_done(trial.number, shown, of, metrics)
+            if self.beats is not None:
+                first = self.objectives[0].metric
+                self.beats.epoch_done(trial.number, shown, of, first, metrics.get(first))
+            if seed > 0 or len(self.objectives) > 1:
                 return False  # Optuna cannot prune multi-objective studies
             try:
                 trial.report(metrics[self.objectives[0].metric], epoch)
@@ -100,7 +108,8 @@ class Step:
         try:
             cfg = self.start(trial)
             if self.recipe.search.repeats > 1:
-                result = train_repeats(cfg, self.device, self.reporter(trial, cfg), self.data_for(cfg))
+                later = lambda r: self.reporter(trial, cfg, seed=r)  # noqa: E731
+                result = train_repeats(cfg, self.device, self.reporter(trial, cfg), self.data_for(cfg), later)
             else:
                 result = train(cfg, self.device, self.reporter(trial, cfg), data=self.data_for(cfg))
         except Exception as e:  # one bad trial must not end the sweep (CUDA out of memory included)
@@ -266,7 +275,10 @@ class TrialSuggest:
         self.trial = trial
 
     def float(self, path, low, high, *, log, step):
-        return self.trial.suggest_float(path, low, high, log=log, step=step)
+        value = self.trial.suggest_float(path, low, high, log=log, step=step)
+        # on a step's grid, the value the recipe means: Optuna computes low + k * step, which is
+        # 0.30000000000000004 for 0.1 + 2 * 0.1 (sweepnn.results.values.as_set reads stored ones alike)
+        return float(f"{value:.12g}") if step is not None else value
 
     def int(self, path, low, high, *, log, step):
         return self.trial.suggest_int(path, low, high, log=log, step=step)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sweepnn.recipe.config import Recipe
@@ -23,8 +24,15 @@ if TYPE_CHECKING:  # torch only where training is: the tables import `outcome_ov
     from sweepnn.training.trainer import Report
 
 
-def train_repeats(cfg: Recipe, device: torch.device, report: Report | None, data: Data | None) -> TrialResult:
+def train_repeats(
+    cfg: Recipe,
+    device: torch.device,
+    report: Report | None,
+    data: Data | None,
+    later: Callable[[int], Report] | None = None,
+) -> TrialResult:
     """The configuration trained once per seed; a trial pruned on its first seed stops there.
+    `later(r)`: the r-th seed's (r >= 1) progress, which is shown and never pruned on.
 
     Only the first seed reports to the pruner: the others run to the end, since a pruner compares a
     trial's curve against earlier trials' and one curve per trial is what it knows. A seed that
@@ -39,7 +47,8 @@ def train_repeats(cfg: Recipe, device: torch.device, report: Report | None, data
     runs: list[TrialResult] = []
     for r in range(k):
         seeded = cfg.model_copy(update={"train": cfg.train.model_copy(update={"seed": cfg.train.seed + r})})
-        result = train(seeded, device, report if r == 0 else None, data=data)
+        heard = report if r == 0 else later(r) if later is not None else None
+        result = train(seeded, device, heard, data=data)
         runs.append(result)
         if result.outcome == "pruned":  # the pruner stopped the trial: no more seeds
             result.reason = f"seed {cfg.train.seed + r}: {result.reason}" if k > 1 else result.reason

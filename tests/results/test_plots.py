@@ -19,6 +19,9 @@ from sweepnn.recipe.loading import load_text
 pytest.importorskip("matplotlib")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The learning curves over the legend of their 4 trials (these studies record only val_accuracy: one
+# panel), the parallel coordinates (a colour bar beside them)
+SIZES = {"curves": (750, 540), "parallel": (750, 480)}
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -33,15 +36,15 @@ def test_plot_writes_every_chart(cli, tmp_path):
     code, out, err = cli("plot", "plain")
     assert (code, err) == (0, "")
     folder = Path("results/plain/plots")
-    names = ["history", "curves", "effect-model.init", "effect-train.optimizer.lr", "importances"]
-    names += ["lr-schedule", "sensitivity-train.optimizer.lr"]
+    names = ["history", "curves", "effect-model.init", "effect-train.optimizer.lr", "parallel"]
+    names += ["importances", "lr-schedule", "sensitivity-train.optimizer.lr"]
     assert out == "".join(f"Wrote {folder / n}.png\n" for n in names) + (
         "Skipped profile-model.init: no trial reached val_accuracy >= 0.72 with its training time recorded"
         " (1 reached it without: --time epochs)\n"  # these fixed studies' curves have no seconds
     )
     for name in names:
         path = tmp_path / folder / f"{name}.png"
-        assert png_size(path) == (750, 450)  # 7.5 x 4.5 inches at 100 dpi
+        assert png_size(path) == SIZES.get(name, (750, 450)), name  # 7.5 x 4.5 inches at 100 dpi
         assert 10_000 < path.stat().st_size < 300_000, name  # drawn, not blank, not bloated
 
 
@@ -61,6 +64,7 @@ def test_plot_skips_charts_without_data(cli, tmp_path):
         "effect-train.optimizer.lr.png",
         "history.png",
         "lr-schedule.png",
+        "parallel.png",
         "sensitivity-train.optimizer.lr.png",
     ]
     add_study(storage, "none", recipe_text(), [{"state": "fail", "params": {}}])
@@ -152,16 +156,16 @@ def test_missing_matplotlib_names_the_extra(cli, tmp_path, monkeypatch):
     import sys
 
     from sweepnn.errors import InputError
-    from sweepnn.results.plots import _pyplot
+    from sweepnn.results.plot_base import pyplot
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     with pytest.raises(InputError) as e:
-        _pyplot()
+        pyplot()
     assert str(e.value) == "plots need matplotlib: pip install 'sweepnn[plot]'"
 
 
 def test_schedule_curve_is_the_trainers():
-    from sweepnn.results.plots import schedule_curve
+    from sweepnn.results.plot_training import schedule_curve
 
     text = """\
     train:

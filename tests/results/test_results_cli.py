@@ -53,14 +53,27 @@ def test_list_without_a_storage_says_how_to_get_one(cli):
 def test_compare_best_trials_side_by_side(cli, studies):
     code, out, err = cli("compare")
     assert (code, err) == (0, "")
+    # the norm each recipe fixed is what tells the two apart: a column, and the settings table below
     assert text(out) == (
         "Best trial of each study\n"
-        "┏━━━━━━━┳━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━┳━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━┳━━━━━━━━┳━━━━━━━━━━┓\n"
-        "┃ study ┃ trials ┃ complete ┃    objective ┃ best ┃ trial ┃ outcome ┃      init ┃   lr ┃ epochs ┃ time (s) ┃\n"
-        "┡━━━━━━━╇━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━╇━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━╇━━━━━━━━╇━━━━━━━━━━┩\n"
-        "│    bn │      3 │        3 │ val_accuracy │  0.9 │     0 │      ok │ he_normal │ 0.03 │      3 │        2 │\n"
-        "│ plain │      5 │        4 │ val_accuracy │  0.8 │     0 │      ok │ he_normal │ 0.01 │      3 │      1.5 │\n"
-        "└───────┴────────┴──────────┴──────────────┴──────┴───────┴─────────┴───────────┴──────┴────────┴──────────┘\n"
+        "┏━━━━━━━┳━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━┳━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━┳━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━┓\n"
+        "┃ study ┃ trials ┃ complete ┃    objective ┃ best ┃ trial ┃ outcome ┃      init ┃   lr ┃      norm ┃ epochs ┃ time (s) ┃\n"
+        "┡━━━━━━━╇━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━╇━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━╇━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━┩\n"
+        "│    bn │      3 │        3 │ val_accuracy │  0.9 │     0 │      ok │ he_normal │ 0.03 │ batchnorm │      3 │        2 │\n"
+        "│ plain │      5 │        4 │ val_accuracy │  0.8 │     0 │      ok │ he_normal │ 0.01 │      none │      3 │      1.5 │\n"
+        "└───────┴────────┴──────────┴──────────────┴──────┴───────┴─────────┴───────────┴──────┴───────────┴────────┴──────────┘\n"
+        "Settings the studies set differently (n/a: not in that study's recipe)\n"
+        "┏━━━━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━━┓\n"
+        "┃    setting ┃        bn ┃ plain ┃\n"
+        "┡━━━━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━━┩\n"
+        "│ model.norm │ batchnorm │  none │\n"
+        "└────────────┴───────────┴───────┘\n"
+    )
+    code, out, _ = cli("compare", "--format", "csv")  # for programs: the fixed norm as a column
+    assert out == (
+        "study,trials,complete,objective,best,trial,outcome,init,lr,norm,epochs,time (s)\n"
+        "bn,3,3,val_accuracy,0.9,0,ok,he_normal,0.03,batchnorm,3,2.0\n"
+        "plain,5,4,val_accuracy,0.8,0,ok,he_normal,0.01,none,3,1.5\n"
     )
 
 
@@ -180,6 +193,10 @@ def test_show(cli, studies):
         "  train.optimizer.lr: 0.01\n"
         "\n"
         "Parameter importances\n"
+        # 4 completed trials: the warning under the bars, with the command that reads the values
+        "Only 4 completed trials: these importances rest on the best 1 (PED-ANOVA reads the best 10%) and"
+        " say which values those happened to have; trust them from 50 completed trials on.\n"
+        "Compare the values themselves: sweepnn compare plain --by PATH\n"
         "\n"
         "Learning curves\n"
         "val_accuracy per epoch\n"

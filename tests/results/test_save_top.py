@@ -115,7 +115,11 @@ def test_model_json_says_what_the_network_is_and_what_made_it(default_run):
     # the recipe beside the weights is the trial's own configuration, ready to run
     cfg = api.load(folder / "recipe.yaml")
     params = best.params
-    assert cfg.train.optimizer.lr == params["train.optimizer.lr"]
+    # its searched floats as set (12 significant digits, sweepnn.results.values): the float32 the
+    # trainer used, without the digits of Optuna's arithmetic
+    lr = params["train.optimizer.lr"]
+    assert cfg.train.optimizer.lr == float(f"{lr:.12g}") == pytest.approx(lr, rel=1e-12, abs=0)
+    assert torch.tensor(cfg.train.optimizer.lr).item() == torch.tensor(lr).item()  # float32 by default
     assert cfg.model.activation.name == params["model.activation"]
     assert cfg.search.space == {}
 

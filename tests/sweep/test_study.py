@@ -8,8 +8,10 @@ from pathlib import Path
 import optuna
 import pytest
 import torch
+import yaml
 from conftest import TINY, Quiet
 
+from sweepnn import record
 from sweepnn.options.search import PRUNERS, SAMPLERS
 from sweepnn.recipe.budget import grid_size
 from sweepnn.recipe.loading import load_text
@@ -223,6 +225,18 @@ def test_optuna_dashboard_labels_the_objectives_by_their_metric(tmp_path):
         ids = {s["study_name"]: s["study_id"] for s in studies}
         assert get(f"/api/studies/{ids['t']}")["objective_names"] == ["val_accuracy", "val_loss"]
         assert get(f"/api/studies/{ids['old']}")["objective_names"] == ["val_accuracy"]
+        # the recipe one attribute per section, each a line of YAML that reads back as that section
+        attrs = {a["key"]: a["value"] for a in get(f"/api/studies/{ids['t']}")["user_attrs"]}
+        ran = optuna.load_study(study_name="t", storage=storage).user_attrs[record.STUDY_RECIPE]
+        sections = {
+            k.removeprefix(record.STUDY_RECIPE_SECTION): v
+            for k, v in attrs.items()
+            if k.startswith("recipe.")
+        }
+        assert set(sections) == set(ran) >= {"data", "model", "train", "search"}
+        assert all("\n" not in text for text in sections.values())
+        assert {k: yaml.safe_load(v) for k, v in sections.items()} == ran
+        assert sections["search"].startswith("{") and "objective" in sections["search"]
     finally:
         server.terminate()
         server.wait(timeout=10)
