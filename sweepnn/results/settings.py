@@ -106,8 +106,16 @@ def exported(studies: list[Stored], exact: bool = False) -> pd.DataFrame:
 
 
 def _tree(recipe: Recipe) -> dict[str, Any]:
+    """The recipe's settings as compared: its search space left out, a setting left to its default
+    (no pruner named) as the one in force, so `median` and an unset pruner are alike, and the
+    objectives as one text however many there are."""
+    from sweepnn.sweep.samplers import pruner_of
+
     tree = {k: v for k, v in recipe.model_dump(mode="json").items() if k not in NOT_SETTINGS}
     tree["search"] = {k: v for k, v in tree["search"].items() if k != "space"}
+    tree["search"]["pruner"] = pruner_of(recipe).model_dump(mode="json")
+    # one objective and several written alike: 'val_accuracy (maximize), val_loss (minimize)'
+    tree["search"]["objective"] = ", ".join(f"{o.metric} ({o.direction})" for o in recipe.search.objectives)
     return tree
 
 

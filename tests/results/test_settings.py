@@ -120,3 +120,20 @@ def test_what_is_not_a_finite_float_is_left_alone():
     for v in (3, True, "adam", {"name": "sgd", "lr": 0.1 + 0.2}, None, math.inf):
         assert as_set(v) is v
     assert math.isnan(as_set(math.nan))
+
+
+def test_a_setting_left_to_its_default_is_the_one_in_force():
+    # no pruner named is the median pruner for one objective: alike; `none` is another pruner
+    unset = stored("a")
+    median = stored("b", sampler="random\n  pruner: median")
+    off = stored("c", sampler="random\n  pruner: none")
+    assert differing([unset, median]) == []
+    assert rows(unset, off) == [["search.pruner", "median", "none"]]
+
+
+def test_one_objective_and_two_are_written_alike():
+    one = stored("a", sampler="random\n  pruner: none")
+    two = stored("b", sampler="random\n  pruner: none\n  objective: [val_accuracy, val_loss]")
+    assert rows(one, two) == [
+        ["search.objective", "val_accuracy (maximize)", "val_accuracy (maximize), val_loss (minimize)"]
+    ]

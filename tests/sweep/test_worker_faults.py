@@ -26,13 +26,16 @@ train: {epochs: 40, batch_size: 16}
 search:
   sampler: random
   pruner: none
-  n_trials: 4
+  n_trials: 6
   space:
     train.optimizer.lr: {low: 1e-3, high: 1e-1, log: true}
 """
 
 
-N_TRIALS = 4
+# Six trials of about a second: the worker starts two or three seconds after the command's own
+# process, which would take all of four trials before it on a quick machine, and then no worker's
+# trial is ever there to kill or stop.
+N_TRIALS = 6
 
 
 def start(folder: Path, *args: str, env: dict | None = None, recipe: str = RECIPE) -> subprocess.Popen:
@@ -167,7 +170,7 @@ def test_a_stopped_worker_resumed_after_its_grace_drops_its_trial_and_goes_on(tm
 
 def test_fresh_is_refused_while_another_run_trains_the_study(tmp_path):
     proc = start(
-        tmp_path, recipe=RECIPE.replace("epochs: 40", "epochs: 120").replace("n_trials: 4", "n_trials: 2")
+        tmp_path, recipe=RECIPE.replace("epochs: 40", "epochs: 120").replace("n_trials: 6", "n_trials: 2")
     )
     wait_for(lambda: any(t.state == TrialState.RUNNING for t in trials(tmp_path)), 120, "a running trial")
     fresh = subprocess.run(
