@@ -9,6 +9,7 @@ starts a new study under the old name: the commands say so.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -60,10 +61,32 @@ def _folder(found) -> str:
     return f"{found.folder}/ ({found.files} files{models}, {_size(found.size)})"
 
 
+# What `sweepnn plot` and `sweepnn report` drew for the old name (titles, captions): removed, not
+# redrawn, since drawing is theirs to do (and needs matplotlib); the command says how to make them again.
+DRAWN = ("plots", "report.html")
+
+
 def rewrite_files(study, folder: Path) -> None:
-    """The result files in the folder written again from the study, so they name it by its new name."""
+    """The result files in the folder written again from the study, so they name it by its new name;
+    the charts and the report drawn for the old name are removed."""
     from sweepnn.results.files import write_results
     from sweepnn.sweep.reading import recipe_of
+
+    gone = []
+    for name in DRAWN:
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.is_file() or path.is_symlink():
+            path.unlink()
+        else:
+            continue
+        gone.append(name)
+    if gone:
+        _say(
+            f"Removed {' and '.join(gone)} (drawn for the old name):"
+            " sweepnn plot and sweepnn report make them again."
+        )
 
     try:
         recipe = recipe_of(study)

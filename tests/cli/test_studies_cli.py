@@ -125,8 +125,15 @@ def _export(here: Path, study: str, *more: str) -> list[dict]:
 @pytest.mark.slow
 def test_rename_then_the_reading_commands_read_the_new_name_and_the_old_recipe_starts_anew(here):
     before = _export(here, "kept")
+    (here / "results" / "kept" / "plots").mkdir()  # drawn for the old name, as plot and report draw them
+    (here / "results" / "kept" / "plots" / "history.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (here / "results" / "kept" / "report.html").write_text("<title>sweepnn report: kept</title>")
     code, out, err = run(here, "rename", "kept", "renamed")
     assert (code, err) == (0, "")
+    folder = here / "results" / "renamed"
+    assert not (folder / "plots").exists() and not (folder / "report.html").exists()
+    assert "Removed plots and report.html (drawn for the old name)" in out
+    assert (folder / "summary.md").is_file() and "renamed" in (folder / "summary.md").read_text()
     assert "Renamed study 'kept' (3 trials: 3 complete) to 'renamed' in results/studies.journal." in out
     assert "A recipe with `name: kept`" in out and "set `name: renamed` in it" in out
     assert studies(here) == ["renamed"]
