@@ -136,8 +136,16 @@ class Tracking:
 
         self.display.trial_done(trial, done, budget)
         missed = f"trial {trial.number} not written (tried again when the sweep ends)"
-        for tracker in self.trackers:  # the run is read inside: a trial it cannot read stops no sweep
-            self._safely(tracker, missed, lambda tracker=tracker: tracker.log(trial_run(trial, self.recipe)))
+        read: list[TrialRun] = []  # the trial read once for every tracker, inside: one it cannot read
+        # is a notice, and stops no sweep
+
+        def log(tracker: Tracker) -> None:
+            if not read:
+                read.append(trial_run(trial, self.recipe))
+            tracker.log(read[0])
+
+        for tracker in self.trackers:
+            self._safely(tracker, missed, log, tracker)
 
     def catch_up(self, trials) -> int:
         """Write the finished trials of the study that a tracker does not have (earlier runs', or
